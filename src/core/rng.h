@@ -16,6 +16,11 @@ void rng_seed(struct rng *r, uint64_t seed);
 /* A seed from the kernel's entropy (getrandom), for runs without a user-given seed. */
 uint64_t rng_entropy_seed(void);
 
+/* One splitmix64 step: advances *x and returns the next output. Used by rng_seed; handy for
+ * deriving several independent seeds from one. */
+uint64_t rng_splitmix64(uint64_t *x);
+
+/* The next 64 random bits. */
 uint64_t rng_next(struct rng *r);
 /* Uniform in [0, 1) with 53 random bits. */
 double rng_double(struct rng *r);
