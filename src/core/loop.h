@@ -58,7 +58,8 @@ int loop_add_fd(struct loop *loop, struct loop_fd *h, int fd, uint32_t events,
 int loop_mod_fd(struct loop *loop, struct loop_fd *h, uint32_t events);
 /* Unregisters h (does not close the fd). After it returns, on_events is never called for
  * h again, not even for events already fetched in this iteration, so the caller may free
- * h at once. Returns 0 or -errno. Loop thread. */
+ * h at once. Returns 0 or -errno; -EBADF when the fd was closed first (the kernel has then
+ * already dropped it, and h is forgotten all the same). Loop thread. */
 int loop_del_fd(struct loop *loop, struct loop_fd *h);
 
 /* A timer not armed, calling on_expire when it fires. */
@@ -84,10 +85,17 @@ void loop_set_spin_threshold(struct loop *loop, uint64_t threshold_ns);
 /* Never block in epoll: poll with a zero timeout (lowest latency, one CPU per loop). */
 void loop_set_busy_poll(struct loop *loop, bool on);
 
+/* Waits with epoll_wait() (timeouts rounded up to whole ms) instead of epoll_pwait2(), as on
+ * kernels without it (the loop switches by itself on ENOSYS). Process-wide; for tests and
+ * for comparing the two. Call before any loop runs. */
+void loop_use_epoll_wait(bool on);
+
 /* Dispatches events and timers until loop_stop(). Returns 0, or -errno if epoll fails.
  * The thread that calls it becomes the loop thread. */
 int loop_run(struct loop *loop);
-/* Asks loop_run() to return after the current callback. Any thread; async-signal-safe. */
+/* Asks loop_run() to return after the current callback. Any thread; async-signal-safe.
+ * The stop is permanent: loop_run() on a stopped loop returns at once (so a stop that
+ * comes before the loop thread starts running is not lost). */
 void loop_stop(struct loop *loop);
 /* True once loop_stop() was called. Any thread. */
 bool loop_stopping(const struct loop *loop);
@@ -96,12 +104,22 @@ bool loop_stopping(const struct loop *loop);
  * Returns 0 or -ENOMEM. Calls still queued when the loop is freed are dropped unrun. */
 int loop_post(struct loop *loop, void (*fn)(void *arg), void *arg);
 
+/* Runs every call queued by loop_post() so far, in posting order, on the calling thread,
+ * which must be the loop thread or, once loop_run() has returned, the thread that ran it;
+ * unlike loop_run() it runs them all even when the loop is stopping. Returns how many ran.
+ * Worker threads call it after loop_run() returns so that no call posted before the stop
+ * is lost. */
+size_t loop_run_posted(struct loop *loop);
+
 /* Receives the given signals through a signalfd on this loop and calls on_signal for each.
  * Blocks them in the calling thread, so call it before starting other threads (they
  * inherit the mask). Returns 0 or -errno with a message in err. */
 int loop_signal_add(struct loop *loop, struct loop_signal *s, const int *signals, size_t n,
-                    void (*on_signal)(struct loop *, struct loop_signal *, int signo),
-                    char *err, size_t errlen);
+                    void (*on_signal)(struct loop *, struct loop_signal *, int signo), char *err,
+                    size_t errlen);
+
+/* Unregisters and closes s's signalfd (the signals stay blocked). Loop thread. */
+void loop_signal_del(struct loop *loop, struct loop_signal *s);
 
 /* How many fds are registered now (for reports and tests). */
 size_t loop_fd_count(const struct loop *loop);

@@ -58,8 +58,8 @@ int sock_connect_result(int fd);
 #define SOCK_F_REUSEADDR 2u
 #define SOCK_F_NODELAY 4u
 #define SOCK_F_V6ONLY 8u
-int sock_tcp_listen(const struct sock_addr *a, int backlog, unsigned flags,
-                    struct sock_addr *bound, char *err, size_t errlen);
+int sock_tcp_listen(const struct sock_addr *a, int backlog, unsigned flags, struct sock_addr *bound,
+                    char *err, size_t errlen);
 /* accept4(), non-blocking and close-on-exec; peer may be NULL. fd or -errno. */
 int sock_accept(int lfd, struct sock_addr *peer);
 /* The local address of a socket. 0 or -errno. */

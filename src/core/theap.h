@@ -31,7 +31,10 @@ void theap_init(struct theap *h);
 void theap_free(struct theap *h);
 /* A node not in any heap. */
 void theap_node_init(struct theap_node *n);
-static inline bool theap_node_queued(const struct theap_node *n) { return n->index != THEAP_NONE; }
+static inline bool theap_node_queued(const struct theap_node *n)
+{
+    return n->index != THEAP_NONE;
+}
 
 /* Inserts n with the given deadline; if n is already in h it is moved instead.
  * Returns 0 or -ENOMEM (n then stays out of the heap). */
@@ -42,6 +45,9 @@ void theap_remove(struct theap *h, struct theap_node *n);
 struct theap_node *theap_peek(const struct theap *h);
 /* Removes and returns the earliest node, or NULL when empty. */
 struct theap_node *theap_pop(struct theap *h);
-static inline size_t theap_len(const struct theap *h) { return h->len; }
+static inline size_t theap_len(const struct theap *h)
+{
+    return h->len;
+}
 
 #endif
