@@ -222,7 +222,14 @@ def have_ipv6_loopback():
         return False
 
 
+def _exit_on_sigterm(signo, frame):
+    # tests/run.sh times a file out with SIGTERM: unwind so every Harness.close() runs and
+    # no started process outlives the test.
+    sys.exit(128 + signo)
+
+
 def run_tests():
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     names = sys.argv[2:]
     base = os.path.basename(sys.argv[0])
     failed = 0
@@ -236,6 +243,9 @@ def run_tests():
             print(f"PASS {label}", flush=True)
         except Skip as e:
             print(f"SKIP {label}: {e}", flush=True)
+        except SystemExit:  # SIGTERM from the runner: clean up (finally) and stop
+            print(f"FAIL {label}: terminated", flush=True)
+            raise
         except Exception as e:  # a failed assertion or a harness error: both fail the test
             failed += 1
             detail = str(e) if isinstance(e, TestFailure) else traceback.format_exc()
