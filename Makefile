@@ -3,10 +3,12 @@
 #   make            build build/bin/netgrind and its tool links
 #   make demo       install what is missing, build, run each tool over loopback
 #   make check      install what is missing, build, run every test; last line "N passed, N failed"
-#   make san        the same binary with ASan and UBSan, under build/san/
-#   make fuzz       libFuzzer harnesses (clang) under build/fuzz/
+#   make test       the same without installing; `make sys`: only the system tests
+#   make san        the same binary and unit tests with ASan and UBSan, under build/san/
+#   make fuzz       libFuzzer harnesses (clang) under build/fuzz/bin/
 #   make bench      side-by-side benchmarks against peer tools (prints ratios)
 #   make deps       install the Debian packages the build and tests need (apt-get)
+#   make BUILD=dir  any of the above in another build tree (san and fuzz go under dir/)
 
 CC       ?= cc
 BUILD    ?= build
@@ -64,33 +66,54 @@ deps:
 	@scripts/deps.sh
 
 # `make check` and `make demo` first install what is missing, then build.
+# Their builds run in parallel (-j with the number of cores) unless the caller gave its own -j.
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+SUBJOBS   = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(JOBS))
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(SUBJOBS) all
 	@scripts/demo.sh $(BUILD)
 
+# Everything tests/run.sh runs: the binary, the unit tests, their sanitizer build, the fuzzers.
 check: deps
-	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory $(SUBJOBS) all unit san fuzz
 	@tests/run.sh $(BUILD)
 
-test: all unit
+test:
+	@$(MAKE) --no-print-directory $(SUBJOBS) all unit san fuzz
 	@tests/run.sh $(BUILD)
 
-# Sanitizer build: a separate tree so that it never mixes with the optimised objects.
+# One kind of test only (no deps, no san or fuzz build): `make sys`, e.g. while writing one.
+sys: all
+	@tests/run.sh $(BUILD) sys
+
+# Sanitizer build: a separate tree, $(BUILD)/san, so it never mixes with the optimised objects.
+SAN_BUILD := $(BUILD)/san
 san:
-	@$(MAKE) --no-print-directory BUILD=build/san \
+	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) \
 	    CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined" all unit
 
-# libFuzzer harnesses: one per parser of untrusted bytes, built with clang.
+# libFuzzer harnesses, one per parser of untrusted bytes, built with clang under
+# $(BUILD)/fuzz/bin/. The library is compiled with fuzzer-no-link (coverage hooks only) and
+# never contains src/main.c; each harness brings its own LLVMFuzzerTestOneInput.
+FUZZ_BUILD := $(BUILD)/fuzz
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/bin/%)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/bin/%)
+FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+               -fno-sanitize-recover=undefined
 fuzz:
-	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang \
-	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" $(FUZZ_BIN)
+ifneq ($(FUZZ_BIN),)
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang CFLAGS="$(FUZZ_CFLAGS)" $(FUZZ_BIN)
+else
+	@echo "fuzz: no tests/fuzz/fuzz_*.c yet"
+endif
 
-build/fuzz/bin/%: tests/fuzz/%.c build/fuzz/libnetgrind.a
+# Only meaningful inside the `fuzz` sub-make, where $(BUILD) is the fuzz tree.
+$(BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c $(LIB)
 	@mkdir -p $(@D)
-	clang $(CPPFLAGS) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+	clang $(CPPFLAGS) -std=gnu11 $(WARN) -Wno-missing-prototypes -O1 -g -fno-omit-frame-pointer \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -o $@ $< $(LIB) $(LDLIBS)
 
 bench: all
 	@bench/run.sh $(BUILD)
@@ -99,6 +122,6 @@ format:
 	clang-format -i $(shell find src tests bench -name '*.[ch]')
 
 clean:
-	rm -rf build
+	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(wildcard $(BUILD)/bin/fuzz_*.d)
