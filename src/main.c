@@ -5,6 +5,7 @@
 
 #include "core/version.h"
 #include "seqtest/seqtest.h"
+#include "udping/udping.h"
 
 struct tool {
     const char *name;
@@ -14,6 +15,8 @@ struct tool {
 
 static const struct tool tools[] = {
     {"seqtest", seqtest_main, "TCP ordering, integrity and round-trip latency under load"},
+    {"udping_client", udping_client_main, "one-way UDP latency and loss: the sender"},
+    {"udping_server", udping_server_main, "one-way UDP latency and loss: the receiver"},
 };
 
 static const struct tool *find_tool(const char *name)
