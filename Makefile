@@ -22,8 +22,8 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread
 LDLIBS   += -pthread -lm
 
 # Tools: one folder each under src/, one entry each in src/main.c.
-TOOLS     := seqtest udping
-TOOL_LINKS := seqtest udping_client udping_server
+TOOLS     := seqtest udping tcpkali
+TOOL_LINKS := seqtest udping_client udping_server tcpkali
 
 CORE_SRC  := $(wildcard src/core/*.c)
 TOOL_SRC  := $(foreach t,$(TOOLS),$(wildcard src/$(t)/*.c))

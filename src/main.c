@@ -5,6 +5,7 @@
 
 #include "core/version.h"
 #include "seqtest/seqtest.h"
+#include "tcpkali/tcpkali.h"
 #include "udping/udping.h"
 
 struct tool {
@@ -17,6 +18,7 @@ static const struct tool tools[] = {
     {"seqtest", seqtest_main, "TCP ordering, integrity and round-trip latency under load"},
     {"udping_client", udping_client_main, "one-way UDP latency and loss: the sender"},
     {"udping_server", udping_server_main, "one-way UDP latency and loss: the receiver"},
+    {"tcpkali", tcpkali_main, "TCP load generator and sink: connections, rates, latency"},
 };
 
 static const struct tool *find_tool(const char *name)

@@ -1,0 +1,98 @@
+#ifndef NETGRIND_TCPKALI_ENGINE_H
+#define NETGRIND_TCPKALI_ENGINE_H
+
+/* tcpkali's connection engine: worker threads (core/worker.h), each with its own loop,
+ * listeners (SO_REUSEPORT, one per worker) and outgoing connections. The engine keeps
+ * cfg->connections connections open to the destinations, opening them (and replacing
+ * closed ones) at cfg->connect_rate, paced per worker so that no control-thread message per
+ * connection is needed and -T stays exact. It sends the messages (first, then repeated,
+ * with -r pacing from intended send times, bandwidth caps, write combining or not, or
+ * closed-loop), receives (downstream cap, --message-stop search, latency markers) and
+ * counts. Transports (plain TCP now; WebSocket and TLS next) and message sources (literal
+ * now; expressions next) plug in behind internal interfaces without changing this API.
+ *
+ * The control thread (the one that runs `control`) is the only caller of these functions. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/hist.h"
+#include "core/loop.h"
+#include "tcpkali/config.h"
+
+/* Counters, cumulative since tk_engine_start(), summed over workers. */
+struct tk_counters {
+    /* Gauges at the moment of the snapshot. */
+    uint64_t conns_in;         /* accepted, open */
+    uint64_t conns_out;        /* outgoing, connected (SO_ERROR checked), open */
+    uint64_t conns_connecting; /* outgoing, connect in flight */
+    /* Totals. */
+    uint64_t conns_seen;      /* every connect attempt and every accepted connection */
+    uint64_t conns_initiated; /* connect attempts */
+    uint64_t conns_accepted;
+    uint64_t connect_failures; /* = refused + timeouts + other_connect_errors */
+    uint64_t connect_refused;
+    uint64_t connect_timeouts;
+    uint64_t connect_other_errors;
+    uint64_t conns_reset;          /* ECONNRESET and other errors after connecting */
+    uint64_t conns_closed_by_peer; /* orderly EOF from the peer */
+    uint64_t conns_lifetime_ended; /* closed by --channel-lifetime */
+    uint64_t accept_errors;        /* EMFILE and friends on accept */
+    uint64_t bytes_sent, bytes_rcvd;
+    uint64_t writes, reads; /* send/recv calls that moved data */
+    uint64_t msgs_sent, msgs_rcvd; /* message-marker mode: timestamped messages */
+    uint64_t transactions;         /* closed-loop mode: replies matched */
+};
+
+struct tk_snapshot {
+    uint64_t taken_ns; /* monotonic */
+    struct tk_counters c;
+    /* Latency histograms in ns over every connection, open or closed. */
+    struct hist lat_connect;    /* connect() to connected (SO_ERROR == 0) */
+    struct hist lat_first_byte; /* connect() to the first received byte */
+    struct hist lat_message;    /* --latency-marker, message markers, closed-loop replies */
+    /* With -r, message latency is measured from each message's intended send time, so a
+     * stalled sender cannot hide its stall (coordinated omission). */
+    bool latency_from_intended_time;
+};
+
+/* Events the engine reports to the control thread (run on the control loop). */
+struct tk_engine_events {
+    void *ctx;
+    /* A condition that ends the run (e.g. "More messages received than sent. Choose a
+     * different --latency-marker."): print msg, finish with exit_code. */
+    void (*on_fatal)(void *ctx, int exit_code, const char *msg);
+    /* --message-stop seen; last holds the received bytes around it. */
+    void (*on_message_stop)(void *ctx, const uint8_t *last, size_t len);
+};
+
+/* A stopped engine for cfg (which must outlive it). NULL with a message in err, and
+ * *exit_code set to the tool's documented code (e.g. 69 for a listener that cannot bind,
+ * 1 for an unreadable message file). */
+struct tk_engine *tk_engine_new(const struct tk_config *cfg, struct loop *control,
+                                const struct tk_engine_events *ev, int *exit_code, char *err,
+                                size_t errlen);
+/* Binds the listeners, starts the workers and begins connecting. 0, or a negative errno
+ * with a message in err and *exit_code set. */
+int tk_engine_start(struct tk_engine *e, int *exit_code, char *err, size_t errlen);
+
+/* Fills out with the current figures (out's histograms are initialised here; free them
+ * with tk_snapshot_free). Runs a call on every worker (core/worker_pool_call_all). */
+void tk_engine_snapshot(struct tk_engine *e, struct tk_snapshot *out);
+void tk_snapshot_free(struct tk_snapshot *s);
+/* b - a for counters that are totals (gauges are b's); histograms are not subtracted. */
+void tk_counters_diff(const struct tk_counters *a, const struct tk_counters *b,
+                      struct tk_counters *out);
+
+/* Changes -r on every connection, live (the @Latency search). */
+void tk_engine_set_message_rate(struct tk_engine *e, double per_second);
+/* Forgets the message latency histograms (the @Latency search after a rate change). */
+void tk_engine_reset_message_latency(struct tk_engine *e);
+
+/* Stops connecting and sending, closes every connection, stops and joins the workers.
+ * Idempotent. */
+void tk_engine_stop(struct tk_engine *e);
+void tk_engine_free(struct tk_engine *e);
+
+#endif
