@@ -230,6 +230,11 @@ void loop_timer_init(struct loop_timer *t, void (*on_expire)(struct loop *, stru
 
 int loop_timer_arm(struct loop *loop, struct loop_timer *t, uint64_t deadline_ns)
 {
+    /* A deadline in the past is due now, not earlier than every timer already due: without
+     * the clamp, a callback that re-arms itself "at 0" would sit on top of the heap and keep
+     * every other expired timer (a --duration stop, say) from ever firing. */
+    if (deadline_ns < loop->now_ns)
+        deadline_ns = loop->now_ns;
     return theap_push(&loop->timers, &t->node, deadline_ns);
 }
 

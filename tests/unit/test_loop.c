@@ -290,6 +290,40 @@ static void test_past_timer_does_not_starve(void **state)
     loop_free(loop);
 }
 
+/* ... nor other timers: a callback that re-arms itself "at 0" on every expiry must not keep
+ * a later, already due timer (a run's stop timer) from firing. */
+static unsigned busy_rearms;
+
+static void on_busy_rearm(struct loop *loop, struct loop_timer *t)
+{
+    busy_rearms++;
+    if (busy_rearms < 1000000) /* bounded: the test fails rather than hangs if starved */
+        assert_int_equal(loop_timer_arm(loop, t, 0), 0);
+}
+
+static void on_stop_now(struct loop *loop, struct loop_timer *t)
+{
+    (void)t;
+    loop_stop(loop);
+}
+
+static void test_past_timer_does_not_starve_other_timers(void **state)
+{
+    (void)state;
+    struct loop *loop = new_loop();
+    struct loop_timer busy, stop;
+
+    busy_rearms = 0;
+    loop_timer_init(&busy, on_busy_rearm);
+    loop_timer_init(&stop, on_stop_now);
+    assert_int_equal(loop_timer_arm(loop, &busy, 0), 0);
+    assert_int_equal(loop_timer_arm(loop, &stop, clock_mono_ns() + 2 * NS_PER_MS), 0);
+    run_guarded(loop);
+    assert_true(busy_rearms < 1000000);
+    loop_timer_cancel(loop, &busy);
+    loop_free(loop);
+}
+
 /* ---- fds ---------------------------------------------------------------------------- */
 
 struct reader {
@@ -591,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_busy_poll),
         cmocka_unit_test(test_cancel_and_rearm),
         cmocka_unit_test(test_past_timer_does_not_starve),
+        cmocka_unit_test(test_past_timer_does_not_starve_other_timers),
         cmocka_unit_test(test_fd_readiness),
         cmocka_unit_test(test_fd_writable),
         cmocka_unit_test(test_del_other_in_same_batch),
