@@ -21,6 +21,7 @@ PKGS_build=(
     python3                         # system tests (tests/sys, tests/netns)
     jq                              # checking --json output in scripts
     iproute2 procps util-linux      # ip netns and ss; ps; setsid, unshare, nsenter
+    nftables                        # tests/netns: loss injection (numgen random)
 )
 OPT_build=()
 PKGS_bench=(sockperf iperf3)
@@ -28,7 +29,7 @@ OPT_bench=(hyperfine)
 PKGS_newcomer=(debootstrap git)     # scripts/newcomer-check.sh
 OPT_newcomer=()
 # Coming with later tools: libssl-dev libxmlrpc-core-c3-dev libpcap-dev flowgrind
-# python3-websockets nftables. Add them to PKGS_build when the code that needs them lands.
+# python3-websockets. Add them to PKGS_build when the code that needs them lands.
 
 die() { echo "deps.sh: $*" >&2; exit 1; }
 
