@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build}"
 BIN="$BUILD/bin"
-SECTIONS=(seqtest)
+SECTIONS=(seqtest udping tcpkali)
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/netgrind-demo.XXXXXX")"
 PIDS=()
@@ -109,6 +109,154 @@ demo_seqtest() {
     stop "$replier" 10
     echo "replier exit status: $STOP_STATUS; its output:"
     indent "$out"
+}
+
+# free_udp_ports N: prints the first of N consecutive UDP ports free on 127.0.0.1 (the client's
+# source ports must be named; the server's port is chosen by the kernel with -p 0).
+free_udp_ports() {
+    python3 - "$1" <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(200):
+    start, socks = random.randint(20000, 29999 - n), []
+    try:
+        for p in range(start, start + n):
+            socks.append(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+            socks[-1].bind(("127.0.0.1", p))
+        print(start)
+        break
+    except OSError:
+        pass
+    finally:
+        for s in socks:
+            s.close()
+else:
+    sys.exit("no free UDP ports")
+PY
+}
+
+# wait_udp_drained PORT SECONDS: polls /proc/net/udp until the socket bound to 127.0.0.1:PORT
+# has nothing waiting to be read (so a server stopped now has counted every datagram).
+wait_udp_drained() {
+    local hex queue deadline=$((SECONDS + $2))
+    hex="$(printf '%04X' "$1")"
+    while :; do
+        queue="$(awk -v p=":$hex" '$2 ~ p"$" { split($5, q, ":"); print q[2]; exit }' \
+            /proc/net/udp)"
+        [[ -z "$queue" || "$queue" =~ ^0+$ ]] && return 0
+        ((SECONDS < deadline)) || fail "the server did not read its datagrams within $2 s"
+        sleep 0.05
+    done
+}
+
+demo_udping() {
+    local server="$BIN/udping_server" client="$BIN/udping_client"
+    local sout="$TMP/udping_server.out" cout="$TMP/udping_client.out" port src
+    heading "udping: one-way UDP latency and loss (doc/man/udping_client.1, udping_server.1)"
+    echo "A client sends timestamped datagrams from 3 source ports at Poisson times (mean gap"
+    echo "10 ms per port); the server reports each port's 1-second period as one JSON line."
+    echo "Socket mode (no -a): ordinary UDP sockets, no root needed."
+
+    echo
+    echo "--- 1. start a server on a port the kernel picks (-p 0), keepalive 2 s"
+    start_bg "$sout" "$server" -l 127.0.0.1 -p 0 -k 2
+    local srv=$BG_PID
+    wait_for "$srv" "$sout" '^udping_server: listening on ' 10
+    indent "$sout"
+    port="$(sed -nE 's/^udping_server: listening on .*:([0-9]+)$/\1/p' "$sout" | head -n1)"
+    [[ -n "$port" && "$port" != 0 ]] || fail "the server did not print the port it bound"
+
+    echo
+    echo "--- 2. a client with 3 source ports, 1 s periods, for about 3 seconds"
+    src="$(free_udp_ports 3)" || fail "no free UDP source ports"
+    start_bg "$cout" "$client" -r 127.0.0.1 -p "$port" -l 127.0.0.1 -s "$src" -n 3 \
+        -d 10 -i 1 -m 200
+    local cli=$BG_PID
+    sleep 3
+    kill -0 "$cli" 2>/dev/null || { indent "$cout" >&2; fail "the client exited early"; }
+
+    echo
+    echo "--- 3. stop the client (SIGTERM): each port sends its last control packet"
+    step "kill -TERM $cli"
+    stop "$cli" 10
+    echo "client exit status: $STOP_STATUS; its output:"
+    indent "$cout"
+    ((STOP_STATUS == 0)) || fail "the client exited with status $STOP_STATUS"
+
+    echo
+    echo "--- 4. stop the server (SIGTERM); its JSON lines, one per source port and period"
+    echo "    (count = received, targetCount = sent; sum, sumOfSquares and max in ms)"
+    wait_udp_drained "$port" 10
+    step "kill -TERM $srv"
+    stop "$srv" 10
+    echo "server exit status: $STOP_STATUS; its output:"
+    indent "$sout"
+    ((STOP_STATUS == 0)) || fail "the server exited with status $STOP_STATUS"
+    grep -q '^{"from_host"' "$sout" || fail "the server printed no JSON line"
+}
+
+# wait_tcp_drained PORT SECONDS: polls /proc/net/tcp* until no connection to the local PORT is
+# open or unread (every client closed and the listener read it to the end).
+wait_tcp_drained() {
+    local hex deadline=$((SECONDS + $2))
+    hex="$(printf '%04X' "$1")"
+    # States 01 ESTABLISHED, 03 SYN_RECV, 08 CLOSE_WAIT on the local port.
+    while awk -v p=":$hex" '$2 ~ p"$" && ($4 == "01" || $4 == "03" || $4 == "08") { f = 1 }
+                            END { exit !f }' /proc/net/tcp /proc/net/tcp6; do
+        ((SECONDS < deadline)) || fail "the listener on port $1 did not drain within $2 s"
+        sleep 0.05
+    done
+}
+
+# listen_port OUT: the port of the first 'Listen on: [127.0.0.1]:PORT' line in OUT.
+listen_port() {
+    sed -nE 's/^Listen on: \[127\.0\.0\.1\]:([0-9]+)$/\1/p' "$1" | head -n1
+}
+
+demo_tcpkali() {
+    local tcpkali="$BIN/tcpkali" sout="$TMP/tcpkali_sink.out" eout="$TMP/tcpkali_echo.out"
+    local port eport
+    heading "tcpkali: TCP load generator and sink (doc/man/tcpkali.1)"
+    echo "A sink reads and discards; a client keeps 10 connections open to it and sends"
+    echo "'hello' 100 times a second on each, for 2 s: 10 x 100 x 5 bytes x 2 s = 10000 bytes."
+
+    echo
+    echo "--- 1. start a sink on a port the kernel picks (-l 127.0.0.1:0); it prints the port"
+    start_bg "$sout" "$tcpkali" -l 127.0.0.1:0 -T 60
+    local sink=$BG_PID
+    wait_for "$sink" "$sout" '^Listen on: \[127\.0\.0\.1\]:[0-9]+$' 10
+    indent "$sout"
+    port="$(listen_port "$sout")"
+    [[ -n "$port" && "$port" != 0 ]] || fail "the sink did not print the port it bound"
+
+    echo
+    echo "--- 2. the client; its summary counts the steady phase (ramp-up traffic excluded)"
+    run_bounded 30 "$tcpkali" -c 10 --connect-rate 1k -m hello -r 100 -T 2 "127.0.0.1:$port"
+
+    echo
+    echo "--- 3. request/response latency against tcpkali's own echo listener (netgrind's"
+    echo "       --listen-mode=echo): each 'ping' that comes back answers the oldest request"
+    start_bg "$eout" "$tcpkali" -l 127.0.0.1:0 --listen-mode=echo -T 60
+    local echo_srv=$BG_PID
+    wait_for "$echo_srv" "$eout" '^Listen on: \[127\.0\.0\.1\]:[0-9]+$' 10
+    eport="$(listen_port "$eout")"
+    [[ -n "$eport" && "$eport" != 0 ]] || fail "the echo listener did not print its port"
+    run_bounded 30 "$tcpkali" -c 4 -e -m 'ping\n' -r 100 --latency-marker ping \
+        --latency-percentiles 50,95,99 -T 2 "127.0.0.1:$eport"
+
+    echo
+    echo "--- 4. stop the listeners (SIGTERM: the summary, then exit 143); the sink got every"
+    echo "       byte, ramp-up included, so its total is a little above the client's"
+    wait_tcp_drained "$port" 10
+    step "kill -TERM $sink"
+    stop "$sink" 10
+    echo "sink exit status: $STOP_STATUS; its output:"
+    indent "$sout"
+    ((STOP_STATUS == 143)) || fail "the sink exited with status $STOP_STATUS, expected 143"
+    grep -q '^Total data received: ' "$sout" || fail "the sink printed no summary"
+    step "kill -TERM $echo_srv"
+    stop "$echo_srv" 10
+    ((STOP_STATUS == 143)) || fail "the echo listener exited with status $STOP_STATUS"
 }
 
 [[ -x "$BIN/netgrind" ]] || fail "$BIN/netgrind is not built: run 'make' (or 'make demo') first"

@@ -11,7 +11,39 @@
  * counts. Transports (plain TCP now; WebSocket and TLS next) and message sources (literal
  * now; expressions next) plug in behind internal interfaces without changing this API.
  *
- * The control thread (the one that runs `control`) is the only caller of these functions. */
+ * The control thread (the one that runs `control`) is the only caller of these functions.
+ *
+ * Behaviour decided here (added by KE; the man page should say so):
+ * - A connect counts as done only when SO_ERROR is 0 (bug 16). Failures are counted by
+ *   cause; -v prints "Closing [ip]:port: <reason>", or for --connect-timeout "Connection
+ *   to [ip]:port is being closed: Connection timed out".
+ * - No port-reserving bind (bug 21): --source-ip addresses are bound with
+ *   IP_BIND_ADDRESS_NO_PORT, taken round-robin over the whole process (bug 19). Without
+ *   --source-ip, a 127.0.0.0/8 destination whose -c exceeds 40% of the ephemeral port
+ *   range is reached from 127.0.0.1, .2, ... (same option), so one destination takes more
+ *   connections than one source address could; no probe connection is made (bug 20).
+ * - A listener refuses a port another program already listens on (bug 46), with
+ *   "Bind [ip]:port is not done on thread 0: Address already in use" (exit 69).
+ * - -r: each connection's first message goes out at connect time and then one every 1/R,
+ *   from intended send times; -1 bytes are not charged (bug 29); only whole messages are
+ *   scheduled, so variable-length messages keep their boundaries (bug 30). With write
+ *   combining, all messages due go out in one send.
+ * - --latency-marker: every match pops the send time of the OLDEST message not yet
+ *   matched (first in, first out) and records now minus that time; from the intended send
+ *   time with -r. A marker that also appears in -1 (or in a banner) therefore needs
+ *   --latency-marker-skip N (bug 43); a match with no message left to pair is fatal:
+ *   "More messages received than sent. Choose a different --latency-marker." (exit 1).
+ * - Closed loop (cfg->closed_loop, needs --latency-marker): one message in flight per
+ *   connection; each match counts a transaction and releases the next message. Latency is
+ *   from the moment the message was written.
+ * - --channel-lifetime 0 (bug 18): a connection closes right after its first message has
+ *   been written whole (or, with nothing to send, right after connecting), and the pacer
+ *   opens the next at --connect-rate; "ramp-up" is then conns_connected >= -c.
+ * - --listen-mode=echo sends back every received byte in order; while the peer does not
+ *   take them, the connection stops reading (the peer's own flow control holds the rest).
+ * - Histograms are per worker over every connection, open or closed (bug 41), in ns with
+ *   no upper limit (bug 42). msgs_sent counts every -m message whose first byte was
+ *   written; msgs_rcvd counts message-marker tokens received. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,6 +75,11 @@ struct tk_counters {
     uint64_t writes, reads; /* send/recv calls that moved data */
     uint64_t msgs_sent, msgs_rcvd; /* message-marker mode: timestamped messages */
     uint64_t transactions;         /* closed-loop mode: replies matched */
+    /* Added by KE: outgoing connects that succeeded (SO_ERROR == 0), total. With
+     * --channel-lifetime (0 in particular) connections come and go, and "every one of the
+     * -c connections was established once" (conns_connected >= -c) is the ramp-up test
+     * that can finish; otherwise conns_out >= -c. */
+    uint64_t conns_connected;
 };
 
 struct tk_snapshot {
@@ -84,6 +121,11 @@ void tk_snapshot_free(struct tk_snapshot *s);
 /* b - a for counters that are totals (gauges are b's); histograms are not subtracted. */
 void tk_counters_diff(const struct tk_counters *a, const struct tk_counters *b,
                       struct tk_counters *out);
+
+/* Added by KE: the addresses the listeners are bound to (after tk_engine_start), in the
+ * order of cfg->listen_addrs, with the real port when the configuration asked for port 0
+ * (every worker shares that port). *n receives the count; NULL before a successful start. */
+const struct sock_addr *tk_engine_listen_addrs(const struct tk_engine *e, size_t *n);
 
 /* Changes -r on every connection, live (the @Latency search). */
 void tk_engine_set_message_rate(struct tk_engine *e, double per_second);

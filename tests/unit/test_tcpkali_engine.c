@@ -1,0 +1,441 @@
+/* tcpkali engine, the pure parts: -e unescaping (the spec's measured vector and every rule),
+ * message assembly into shared replicated buffers, sending whole messages from the
+ * replicated buffer under -r on a simulated clock (with short writes, with and without
+ * write combining), the connect pacer on a simulated clock (--connect-rate split over
+ * workers), the split of -c over workers, loopback source spreading, destination skipping,
+ * and the dump escaping. */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/pace.h"
+#include "core/rng.h"
+#include "tcpkali/dump.h"
+#include "tcpkali/msgsrc.h"
+#include "tcpkali/plan.h"
+
+#define SEC 1000000000ULL
+#define MS 1000000ULL
+
+/* ---- -e unescaping -------------------------------------------------------------------- */
+
+static void assert_unescape(const char *in, const void *want, size_t wantlen)
+{
+    uint8_t out[256];
+    size_t n = tk_unescape(in, strlen(in), out);
+    if (n != wantlen || memcmp(out, want, n) != 0)
+        fail_msg("unescape(\"%s\") gave %zu bytes, want %zu", in, n, wantlen);
+}
+
+static void test_unescape_spec_vector(void **state)
+{
+    (void)state;
+    /* spec §4.5, measured: -e -m 'a\tb\\c\x41\0101\r' -> a t b \ \ c A A CR */
+    static const uint8_t want[] = {'a', 't', 'b', '\\', '\\', 'c', 'A', 'A', '\r'};
+    assert_unescape("a\\tb\\\\c\\x41\\0101\\r", want, sizeof(want));
+}
+
+static void test_unescape_rules(void **state)
+{
+    (void)state;
+    assert_unescape("\\n\\r\\f\\b", "\n\r\f\b", 4);
+    assert_unescape("\\x4", "\x04", 1);          /* one hex digit */
+    assert_unescape("\\x4g", "\x04g", 2);        /* the second is not hex */
+    assert_unescape("\\x414", "A4", 2);          /* at most two */
+    assert_unescape("\\xZ", "xZ", 2);            /* no digit: a plain x */
+    assert_unescape("\\0", "\0", 1);             /* \0 alone is NUL */
+    assert_unescape("\\0101", "A", 1);
+    assert_unescape("\\01012", "A2", 2);         /* at most three octal digits */
+    assert_unescape("\\08", "\0" "8", 2);
+    assert_unescape("\\0777", "\xff", 1);        /* wraps to a byte */
+    assert_unescape("\\\\", "\\\\", 2);          /* stays two backslashes */
+    assert_unescape("a\\\\{b", "a\\\\{b", 5);
+    assert_unescape("\\t\\q\\1", "tq1", 3);      /* other \c is c */
+    assert_unescape("end\\", "end\\", 4);        /* trailing backslash kept */
+    assert_unescape("", "", 0);
+    assert_unescape("plain", "plain", 5);
+}
+
+static void test_unescape_in_place(void **state)
+{
+    (void)state;
+    char buf[] = "x\\x41\\n";
+    size_t n = tk_unescape(buf, strlen(buf), (uint8_t *)buf);
+    assert_int_equal(n, 3);
+    assert_memory_equal(buf, "xA\n", 3);
+}
+
+/* ---- message assembly ----------------------------------------------------------------- */
+
+static struct tk_msg_arg arg(enum tk_msg_kind k, const char *t, bool unescape, bool file)
+{
+    struct tk_msg_arg a = {k, t, strlen(t), unescape, file, file ? "f" : NULL};
+    return a;
+}
+
+static void test_msgsrc_literal(void **state)
+{
+    (void)state;
+    struct tk_msg_arg msgs[] = {
+        arg(TK_MSG_FIRST, "A\\n", false, false),
+        arg(TK_MSG_REPEAT, "hello", false, false),
+        arg(TK_MSG_FIRST, "B\\n", true, false),
+        arg(TK_MSG_REPEAT, "\\x41\\n", true, false),
+        arg(TK_MSG_REPEAT, "\\n", true, true), /* file contents: never unescaped */
+    };
+    struct tk_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.msgs = msgs;
+    cfg.nmsgs = 5;
+    int code = 0;
+    char err[128];
+    struct tk_msgsrc *s = tk_msgsrc_new(&cfg, NULL, NULL, &code, err, sizeof(err));
+    assert_non_null(s);
+    assert_true(s->constant);
+    assert_true(s->has_messages);
+    assert_int_equal(s->first_len, 5);
+    assert_memory_equal(s->first, "A\\nB\n", 5);
+    assert_int_equal(s->msg_len, 9);
+    assert_memory_equal(s->msg, "helloA\n\\n", 9);
+    assert_true(s->rep_len >= TK_REP_MIN);
+    assert_int_equal(s->rep_len % s->msg_len, 0);
+    assert_int_equal(s->rep_len / s->msg_len, s->rep_msgs);
+    assert_true(s->rep_len - s->msg_len < TK_REP_MIN); /* no more than needed */
+    for (size_t k = 0; k < s->rep_msgs; k++)
+        assert_memory_equal(s->rep + k * s->msg_len, s->msg, s->msg_len);
+    tk_msgsrc_free(s);
+}
+
+static int frame_brackets(const void *ctx, const uint8_t *p, size_t n, struct tk_buf *out)
+{
+    (void)ctx;
+    if (tk_buf_append(out, "[", 1) || tk_buf_append(out, p, n) || tk_buf_append(out, "]", 1))
+        return -ENOMEM;
+    return 0;
+}
+
+static void test_msgsrc_frames_each_argument(void **state)
+{
+    (void)state;
+    struct tk_msg_arg msgs[] = {
+        arg(TK_MSG_REPEAT, "ab", false, false),
+        arg(TK_MSG_FIRST, "x", false, false),
+        arg(TK_MSG_REPEAT, "c", false, false),
+    };
+    struct tk_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.msgs = msgs;
+    cfg.nmsgs = 3;
+    int code;
+    char err[128];
+    struct tk_msgsrc *s = tk_msgsrc_new(&cfg, frame_brackets, NULL, &code, err, sizeof(err));
+    assert_non_null(s);
+    assert_int_equal(s->first_len, 3);
+    assert_memory_equal(s->first, "[x]", 3);
+    assert_int_equal(s->msg_len, 7);
+    assert_memory_equal(s->msg, "[ab][c]", 7);
+    tk_msgsrc_free(s);
+}
+
+static void test_msgsrc_no_messages(void **state)
+{
+    (void)state;
+    struct tk_msg_arg msgs[] = {arg(TK_MSG_FIRST, "hi", false, false),
+                                arg(TK_MSG_REPEAT, "", false, false)};
+    struct tk_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.msgs = msgs;
+    cfg.nmsgs = 2;
+    int code;
+    char err[128];
+    struct tk_msgsrc *s = tk_msgsrc_new(&cfg, NULL, NULL, &code, err, sizeof(err));
+    assert_non_null(s);
+    assert_false(s->has_messages); /* an empty -m repeats nothing */
+    assert_int_equal(s->first_len, 2);
+    assert_null(s->rep);
+    tk_msgsrc_free(s);
+
+    cfg.nmsgs = 0;
+    s = tk_msgsrc_new(&cfg, NULL, NULL, &code, err, sizeof(err));
+    assert_non_null(s);
+    assert_false(s->has_messages);
+    assert_int_equal(s->first_len, 0);
+    tk_msgsrc_free(s);
+}
+
+/* ---- sending whole messages from the replicated buffer -------------------------------- */
+
+static void test_rep_slice(void **state)
+{
+    (void)state;
+    const size_t L = 5, R = 20; /* four messages */
+    assert_int_equal(tk_rep_slice(0, L, R, 0, true), 0);
+    assert_int_equal(tk_rep_slice(0, L, R, 1, true), 5);
+    assert_int_equal(tk_rep_slice(0, L, R, 3, true), 15);
+    assert_int_equal(tk_rep_slice(0, L, R, UINT64_MAX, true), 20);
+    assert_int_equal(tk_rep_slice(7, L, R, 0, true), 3);          /* rest of message 1 */
+    assert_int_equal(tk_rep_slice(7, L, R, 1, true), 8);
+    assert_int_equal(tk_rep_slice(7, L, R, UINT64_MAX, true), 13); /* up to the end */
+    assert_int_equal(tk_rep_slice(15, L, R, 5, true), 5);          /* last one, then wrap */
+    assert_int_equal(tk_rep_slice(0, L, R, UINT64_MAX, false), 5); /* one message per send */
+    assert_int_equal(tk_rep_slice(7, L, R, 9, false), 3);          /* the rest first */
+
+    assert_int_equal(tk_rep_starts(0, 1, L), 1);
+    assert_int_equal(tk_rep_starts(0, 5, L), 1);
+    assert_int_equal(tk_rep_starts(0, 6, L), 2);
+    assert_int_equal(tk_rep_starts(1, 4, L), 0);
+    assert_int_equal(tk_rep_starts(4, 2, L), 1);
+    assert_int_equal(tk_rep_starts(3, 0, L), 0);
+    assert_int_equal(tk_rep_starts(5, 15, L), 3);
+}
+
+/* A connection sending an L-byte message at R per second for 10 s, woken at each intended
+ * time, through a socket that takes at most `cap` bytes per send: the engine's loop
+ * (tk_rep_slice, send, tk_rep_starts, pace_sched_advance per started message). */
+static void simulate_rate(size_t L, double rate, size_t cap, bool combine, uint64_t wake_jitter)
+{
+    size_t R = ((TK_REP_MIN + L - 1) / L) * L;
+    struct pace_rate pr;
+    struct pace_sched s;
+    struct rng r;
+    uint64_t t0 = 5 * SEC, now = t0, end = t0 + 10 * SEC, started = 0, bytes = 0;
+    size_t off = 0;
+
+    rng_seed(&r, L * 131 + cap);
+    assert_int_equal(pace_rate_from_per_sec(rate, &pr), 0);
+    assert_int_equal(pace_sched_init_fixed(&s, pr, t0), 0);
+    while (now < end) {
+        for (int sends = 0; sends < 64; sends++) {
+            uint64_t due = pace_sched_due(&s, now, 0);
+            size_t len = tk_rep_slice(off, L, R, due, combine);
+            if (len == 0)
+                break;
+            if (!combine)
+                assert_true(len <= L);
+            size_t n = len < cap ? len : cap;
+            uint64_t st = tk_rep_starts(off, n, L);
+            assert_true(st <= due); /* never a message before it is due */
+            for (uint64_t k = 0; k < st; k++) {
+                uint64_t intended = pace_sched_advance(&s);
+                assert_true(intended <= now);
+                assert_int_equal(intended, t0 + (started + k) * (uint64_t)(1e9 / rate));
+            }
+            started += st;
+            bytes += n;
+            off = off + n == R ? 0 : off + n;
+            if (n < len)
+                break; /* the socket is full: wait */
+        }
+        /* Wake at the next intended time, or a little later, or at once to finish a
+         * message the socket did not take. */
+        uint64_t next = off % L ? now + 1 : pace_sched_next(&s);
+        now = (next > now ? next : now + 1) + (wake_jitter ? rng_below(&r, wake_jitter) : 0);
+    }
+    /* Whole messages at the rate: one at t0 and one every 1/rate, all started by now. */
+    uint64_t due_by_end = (uint64_t)((double)(now - t0) * rate / 1e9) + 1;
+    assert_true(started >= due_by_end - 1 && started <= due_by_end);
+    assert_true(bytes >= (started - 1) * L && bytes <= started * L);
+}
+
+static void test_rate_schedule_simulated(void **state)
+{
+    (void)state;
+    simulate_rate(6, 100, 1 << 20, true, 0);
+    simulate_rate(6, 100, 1 << 20, true, 3 * MS);   /* late wake-ups: catch up in bursts */
+    simulate_rate(1000, 1000, 300, true, 0);        /* short writes split messages */
+    simulate_rate(1000, 1000, 300, false, 100000);
+    simulate_rate(70000, 10, 4096, true, 0);        /* messages larger than the buffer */
+    simulate_rate(5, 20000, 1 << 20, false, 0);
+}
+
+/* ---- connect pacing -------------------------------------------------------------------- */
+
+/* One worker's pacer over `secs` of simulated time, woken whenever it asks to be. */
+static uint64_t simulate_connects(double total_rate, uint64_t target, unsigned workers, unsigned i,
+                                  double secs, uint64_t *wakeups)
+{
+    double rate = tk_plan_rate_share(total_rate, target, workers, i);
+    uint64_t share = tk_plan_share(target, workers, i), opened = 0, now = 1 * SEC, next;
+    uint64_t end = now + (uint64_t)(secs * 1e9);
+    struct pace_rate pr;
+    struct pace_bucket b;
+
+    *wakeups = 0;
+    if (share == 0)
+        return 0; /* the engine gives such a worker no pacer at all */
+    assert_int_equal(pace_rate_from_per_sec(rate, &pr), 0);
+    assert_int_equal(pace_bucket_init(&b, pr, tk_plan_connect_burst(rate), now), 0);
+    while (now < end && opened < share) {
+        opened += tk_plan_connect_step(&b, now, share - opened, 512, &next);
+        (*wakeups)++;
+        if (!next)
+            break;
+        assert_true(next >= now);
+        now = next;
+    }
+    return opened;
+}
+
+static void test_connect_pacer_simulated(void **state)
+{
+    (void)state;
+    uint64_t wakeups;
+    /* 100k/s for 19,000 connections over 2 workers: each opens its 9,500 in ~0.19 s,
+     * woken about once per millisecond, not once per connection. */
+    for (unsigned i = 0; i < 2; i++) {
+        assert_int_equal(simulate_connects(100000, 19000, 2, i, 1.0, &wakeups), 9500);
+        assert_true(wakeups < 400);
+        /* In 0.1 s, half the share plus at most one burst. */
+        uint64_t n = simulate_connects(100000, 19000, 2, i, 0.1, &wakeups);
+        assert_true(n >= 5000 - 100 && n <= 5000 + tk_plan_connect_burst(50000));
+    }
+    /* The default 100/s over 2 workers: 50/s each, plus the first burst (1 token). */
+    uint64_t n = simulate_connects(100, 1000, 2, 0, 1.0, &wakeups);
+    assert_true(n >= 50 && n <= 51);
+    /* A small target: all open at once (the burst), none beyond. */
+    assert_int_equal(simulate_connects(100, 1, 2, 0, 1.0, &wakeups), 1);
+    assert_int_equal(simulate_connects(100, 1, 2, 1, 1.0, &wakeups), 0);
+}
+
+static void test_connect_step_cap(void **state)
+{
+    (void)state;
+    struct pace_rate pr;
+    struct pace_bucket b;
+    uint64_t next;
+    assert_int_equal(pace_rate_from_per_sec(1e6, &pr), 0);
+    assert_int_equal(pace_bucket_init(&b, pr, 1000, 0), 0);
+    assert_int_equal(tk_plan_connect_step(&b, 0, 5000, 512, &next), 512);
+    assert_int_equal(next, 0); /* cut by the cap: come back at once */
+    assert_int_equal(tk_plan_connect_step(&b, 0, 5000, 512, &next), 488);
+    assert_int_equal(next, TK_PLAN_CONNECT_GAP_NS); /* empty: at least the gap */
+    assert_int_equal(tk_plan_connect_step(&b, SEC, 3, 512, &next), 3);
+    assert_int_equal(next, 0); /* need met */
+}
+
+/* ---- plan ----------------------------------------------------------------------------- */
+
+static void test_plan_shares(void **state)
+{
+    (void)state;
+    for (uint64_t n = 0; n < 50; n++) {
+        for (unsigned w = 1; w <= 7; w++) {
+            uint64_t sum = 0;
+            double rsum = 0;
+            for (unsigned i = 0; i < w; i++) {
+                uint64_t s = tk_plan_share(n, w, i);
+                assert_true(s == n / w || s == n / w + 1);
+                sum += s;
+                rsum += tk_plan_rate_share(1000, n, w, i);
+            }
+            assert_int_equal(sum, n);
+            if (n)
+                assert_true(rsum > 999.999 && rsum < 1000.001);
+        }
+    }
+    assert_int_equal(tk_plan_connect_burst(10), 1);
+    assert_int_equal(tk_plan_connect_burst(100), 2);
+    assert_int_equal(tk_plan_connect_burst(50000), 1000);
+}
+
+static void test_loop_sources(void **state)
+{
+    (void)state;
+    /* The default range 32768..60999 (28232 ports): 11292 per source address. */
+    assert_int_equal(tk_plan_loop_sources(1, 28232), 1);
+    assert_int_equal(tk_plan_loop_sources(11292, 28232), 1);
+    assert_int_equal(tk_plan_loop_sources(11293, 28232), 2);
+    assert_int_equal(tk_plan_loop_sources(19000, 28232), 2);
+    assert_int_equal(tk_plan_loop_sources(100000, 28232), 9);
+    assert_int_equal(tk_plan_loop_sources(0, 28232), 1);
+    assert_int_equal(tk_plan_loop_sources(10000000, 28232), TK_PLAN_LOOP_MAX);
+    assert_int_equal(tk_plan_loop_sources(5000, 100), 5); /* tiny range: TK_PLAN_LOOP_MIN */
+
+    struct sock_addr a;
+    char host[64];
+    tk_plan_loop_addr(0, &a);
+    assert_string_equal(sock_addr_host(&a, host, sizeof(host)), "127.0.0.1");
+    assert_int_equal(sock_addr_port(&a), 0);
+    tk_plan_loop_addr(2, &a);
+    assert_string_equal(sock_addr_host(&a, host, sizeof(host)), "127.0.0.3");
+    assert_true(sock_addr_is_loopback(&a));
+}
+
+static void test_pick_dest(void **state)
+{
+    (void)state;
+    uint32_t attempts[3] = {0}, ok[3] = {0};
+    size_t next = 1, counts[3] = {0};
+    /* Round-robin from the worker's offset. */
+    for (int i = 0; i < 6; i++)
+        counts[tk_plan_pick_dest(3, attempts, ok, &next)]++;
+    assert_int_equal(counts[0], 2);
+    assert_int_equal(counts[1], 2);
+    assert_int_equal(counts[2], 2);
+    /* Destination 1 failed 11 times and never worked: skipped. 10 failures: not yet. */
+    attempts[1] = 10;
+    next = 1;
+    assert_int_equal(tk_plan_pick_dest(3, attempts, ok, &next), 1);
+    attempts[1] = 11;
+    for (int i = 0; i < 10; i++)
+        assert_int_not_equal(tk_plan_pick_dest(3, attempts, ok, &next), 1);
+    /* One success keeps it in the rotation. */
+    ok[1] = 1;
+    next = 1;
+    assert_int_equal(tk_plan_pick_dest(3, attempts, ok, &next), 1);
+    /* All dead: cycle over all of them anyway. */
+    uint32_t a2[2] = {20, 20}, o2[2] = {0, 0};
+    next = 0;
+    assert_int_equal(tk_plan_pick_dest(2, a2, o2, &next), 0);
+    assert_int_equal(tk_plan_pick_dest(2, a2, o2, &next), 1);
+}
+
+/* ---- dumps ---------------------------------------------------------------------------- */
+
+static void test_dump_escape(void **state)
+{
+    (void)state;
+    struct tk_buf b = {0};
+    static const uint8_t frame[] = {0x81, 0x85, 0, 0, 0, 0, 'h', 'e', 'l', 'l', 'o'};
+    assert_int_equal(tk_dump_line(&b, "Snd", 13, frame, sizeof(frame)), 0);
+    const char *want = "Snd(13, 11): [\\201\\205\\000\\000\\000\\000hello]\n";
+    assert_int_equal(b.len, strlen(want));
+    assert_memory_equal(b.data, want, b.len);
+    tk_buf_free(&b);
+
+    assert_int_equal(tk_dump_escape(&b, (const uint8_t *)"a\r\nb\\\t~", 7), 0);
+    const char *want2 = "a\\r\\n\n\tb\\\\\\011~";
+    assert_int_equal(b.len, strlen(want2));
+    assert_memory_equal(b.data, want2, b.len);
+    tk_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unescape_spec_vector),
+        cmocka_unit_test(test_unescape_rules),
+        cmocka_unit_test(test_unescape_in_place),
+        cmocka_unit_test(test_msgsrc_literal),
+        cmocka_unit_test(test_msgsrc_frames_each_argument),
+        cmocka_unit_test(test_msgsrc_no_messages),
+        cmocka_unit_test(test_rep_slice),
+        cmocka_unit_test(test_rate_schedule_simulated),
+        cmocka_unit_test(test_connect_pacer_simulated),
+        cmocka_unit_test(test_connect_step_cap),
+        cmocka_unit_test(test_plan_shares),
+        cmocka_unit_test(test_loop_sources),
+        cmocka_unit_test(test_pick_dest),
+        cmocka_unit_test(test_dump_escape),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,493 @@
+/* tcpkali engine, run in-process over loopback (127.0.0.1, port 0), each case bounded to
+ * about a second: client and sink byte counts agree; echo mode with --latency-marker and
+ * -r; closed-loop transactions; "More messages received than sent" reported through
+ * on_fatal; a non-constant message source (variable-length messages, per-connection state,
+ * stamping) keeps message boundaries under -r; --channel-lifetime replaces connections;
+ * refused connects are counted; a second listener on a taken port fails with tcpkali's bind
+ * message and exit code 69; stop after stop and snapshot after stop. */
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/clock.h"
+#include "core/loop.h"
+#include "core/sock.h"
+#include "tcpkali/engine.h"
+#include "tcpkali/engine_int.h"
+
+#define MS 1000000ULL
+
+struct fatal_seen {
+    int code;
+    char msg[256];
+    int stops;
+};
+
+static void on_fatal(void *ctx, int code, const char *msg)
+{
+    struct fatal_seen *f = ctx;
+    f->code = code;
+    snprintf(f->msg, sizeof(f->msg), "%s", msg);
+}
+
+static void on_stop(void *ctx, const uint8_t *last, size_t len)
+{
+    (void)last;
+    (void)len;
+    ((struct fatal_seen *)ctx)->stops++;
+}
+
+static void base_config(struct tk_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->connections = 1;
+    c->connect_rate = 1000;
+    c->connect_timeout_ns = 1000 * MS;
+    c->bandwidth_down_Bps = -1;
+    c->workers = 1;
+    c->duration_ns = UINT64_MAX;
+    c->nagle = -1;
+    c->write_combine = true;
+}
+
+struct rig {
+    struct loop *control;
+    struct fatal_seen seen;
+    struct tk_engine_events ev;
+    struct tk_config sink_cfg, cli_cfg;
+    struct sock_addr_list listen;
+    struct tk_dest dest;
+    struct tk_engine *sink, *cli;
+    struct tk_msg_arg msgs[4];
+};
+
+static void rig_init(struct rig *r)
+{
+    char err[256];
+    memset(r, 0, sizeof(*r));
+    r->control = loop_new(err, sizeof(err));
+    assert_non_null(r->control);
+    r->ev = (struct tk_engine_events){&r->seen, on_fatal, on_stop};
+    base_config(&r->sink_cfg);
+    base_config(&r->cli_cfg);
+    assert_int_equal(sock_resolve("127.0.0.1", "0", AF_INET, SOCK_STREAM, 0, &r->listen, err,
+                                  sizeof(err)),
+                     0);
+    r->sink_cfg.listen = true;
+    r->sink_cfg.listen_addrs = r->listen;
+}
+
+static void start_sink(struct rig *r, enum tk_listen_mode mode)
+{
+    int code;
+    char err[256];
+    size_t n;
+    r->sink_cfg.listen_mode = mode;
+    r->sink = tk_engine_new(&r->sink_cfg, r->control, &r->ev, &code, err, sizeof(err));
+    assert_non_null(r->sink);
+    if (tk_engine_start(r->sink, &code, err, sizeof(err)) != 0)
+        fail_msg("sink start: %s", err);
+    const struct sock_addr *b = tk_engine_listen_addrs(r->sink, &n);
+    assert_int_equal(n, 1);
+    assert_int_not_equal(sock_addr_port(&b[0]), 0);
+    r->dest.addr = b[0];
+    snprintf(r->dest.text, sizeof(r->dest.text), "127.0.0.1:%u", sock_addr_port(&b[0]));
+    r->cli_cfg.dests = &r->dest;
+    r->cli_cfg.ndests = 1;
+}
+
+static void start_client(struct rig *r)
+{
+    int code;
+    char err[256];
+    r->cli = tk_engine_new(&r->cli_cfg, r->control, &r->ev, &code, err, sizeof(err));
+    if (!r->cli)
+        fail_msg("client: %s", err);
+    if (tk_engine_start(r->cli, &code, err, sizeof(err)) != 0)
+        fail_msg("client start: %s", err);
+}
+
+static void rig_free(struct rig *r)
+{
+    tk_engine_free(r->cli);
+    tk_engine_free(r->sink);
+    sock_addr_list_free(&r->listen);
+    loop_free(r->control);
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static struct tk_counters counters(struct tk_engine *e)
+{
+    struct tk_snapshot s;
+    tk_engine_snapshot(e, &s);
+    struct tk_counters c = s.c;
+    tk_snapshot_free(&s);
+    return c;
+}
+
+/* Polls until the sink has received `bytes` (or 5 s pass). */
+static struct tk_counters wait_rcvd(struct tk_engine *sink, uint64_t bytes)
+{
+    uint64_t deadline = clock_mono_ns() + 5000 * MS;
+    struct tk_counters c;
+    while ((c = counters(sink)).bytes_rcvd < bytes && clock_mono_ns() < deadline)
+        sleep_ms(5);
+    return c;
+}
+
+static struct tk_counters wait_conns_out(struct tk_engine *e, uint64_t n)
+{
+    uint64_t deadline = clock_mono_ns() + 5000 * MS;
+    struct tk_counters c;
+    while ((c = counters(e)).conns_out < n && clock_mono_ns() < deadline)
+        sleep_ms(2);
+    return c;
+}
+
+static void test_bytes_agree(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    start_sink(&r, TK_LISTEN_SILENT);
+    r.msgs[0] = (struct tk_msg_arg){TK_MSG_FIRST, "first!", 6, false, false, NULL};
+    r.msgs[1] = (struct tk_msg_arg){TK_MSG_REPEAT, "hello", 5, false, false, NULL};
+    r.cli_cfg.msgs = r.msgs;
+    r.cli_cfg.nmsgs = 2;
+    r.cli_cfg.connections = 4;
+    r.cli_cfg.workers = 2;
+    start_client(&r);
+    assert_int_equal(wait_conns_out(r.cli, 4).conns_out, 4);
+    sleep_ms(150);
+    tk_engine_stop(r.cli);
+    struct tk_counters cc = counters(r.cli);
+    assert_true(cc.bytes_sent > 4 * 6);
+    assert_true(cc.msgs_sent > 1000);
+    assert_int_equal(cc.conns_connected, 4);
+    assert_int_equal(cc.conns_out, 4); /* figures as they were at the stop */
+    struct tk_counters sc = wait_rcvd(r.sink, cc.bytes_sent);
+    assert_int_equal(sc.bytes_rcvd, cc.bytes_sent);
+    assert_int_equal(sc.conns_accepted, 4);
+    tk_engine_stop(r.cli); /* idempotent */
+    rig_free(&r);
+}
+
+static void test_echo_latency_marker_rate(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    start_sink(&r, TK_LISTEN_ECHO);
+    r.msgs[0] = (struct tk_msg_arg){TK_MSG_REPEAT, "ping\\n", 6, true, false, NULL};
+    r.cli_cfg.msgs = r.msgs;
+    r.cli_cfg.nmsgs = 1;
+    r.cli_cfg.connections = 2;
+    r.cli_cfg.message_rate = 200;
+    r.cli_cfg.latency_marker = "ping";
+    r.cli_cfg.latency_marker_len = 4;
+    uint64_t t0 = clock_mono_ns();
+    start_client(&r);
+    wait_conns_out(r.cli, 2);
+    uint64_t t1 = clock_mono_ns();
+    sleep_ms(300);
+    struct tk_snapshot s;
+    tk_engine_snapshot(r.cli, &s);
+    assert_true(s.latency_from_intended_time);
+    /* 2 connections at 200/s: one message at connect time, then one every 5 ms. */
+    uint64_t lo = 2 * ((s.taken_ns - t1) / (5 * MS)), hi = 2 * ((s.taken_ns - t0) / (5 * MS) + 1);
+    assert_in_range(s.c.msgs_sent, lo, hi);
+    assert_true(hist_count(&s.lat_message) >= s.c.msgs_sent - 4);
+    assert_true(hist_max(&s.lat_message) < 200 * MS);
+    assert_int_equal(s.c.bytes_sent, s.c.msgs_sent * 5);
+    tk_snapshot_free(&s);
+    assert_int_equal(r.seen.code, 0);
+    rig_free(&r);
+}
+
+static void test_closed_loop(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    start_sink(&r, TK_LISTEN_ECHO);
+    r.msgs[0] = (struct tk_msg_arg){TK_MSG_REPEAT, "req.", 4, false, false, NULL};
+    r.cli_cfg.msgs = r.msgs;
+    r.cli_cfg.nmsgs = 1;
+    r.cli_cfg.connections = 2;
+    r.cli_cfg.closed_loop = true;
+    r.cli_cfg.latency_marker = "req.";
+    r.cli_cfg.latency_marker_len = 4;
+    start_client(&r);
+    wait_conns_out(r.cli, 2);
+    sleep_ms(200);
+    tk_engine_stop(r.cli);
+    struct tk_snapshot s;
+    tk_engine_snapshot(r.cli, &s);
+    assert_false(s.latency_from_intended_time);
+    assert_true(s.c.transactions > 50);
+    /* One message in flight per connection: sent = replies + at most one each. */
+    assert_in_range(s.c.msgs_sent - s.c.transactions, 0, 2);
+    assert_int_equal(hist_count(&s.lat_message), s.c.transactions);
+    tk_snapshot_free(&s);
+    rig_free(&r);
+}
+
+static void test_more_received_than_sent(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    start_sink(&r, TK_LISTEN_ECHO);
+    r.msgs[0] = (struct tk_msg_arg){TK_MSG_FIRST, "hello", 5, false, false, NULL};
+    r.msgs[1] = (struct tk_msg_arg){TK_MSG_REPEAT, "hello", 5, false, false, NULL};
+    r.cli_cfg.msgs = r.msgs;
+    r.cli_cfg.nmsgs = 2;
+    r.cli_cfg.message_rate = 10;
+    r.cli_cfg.latency_marker = "hello";
+    r.cli_cfg.latency_marker_len = 5;
+    start_client(&r);
+    uint64_t deadline = clock_mono_ns() + 3000 * MS;
+    while (r.seen.code == 0 && clock_mono_ns() < deadline) {
+        sleep_ms(5);
+        loop_run_posted(r.control);
+    }
+    assert_int_equal(r.seen.code, 1);
+    assert_string_equal(r.seen.msg,
+                        "More messages received than sent. Choose a different --latency-marker.");
+    rig_free(&r);
+}
+
+static void test_latency_marker_skip(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    start_sink(&r, TK_LISTEN_ECHO);
+    r.msgs[0] = (struct tk_msg_arg){TK_MSG_FIRST, "hello", 5, false, false, NULL};
+    r.msgs[1] = (struct tk_msg_arg){TK_MSG_REPEAT, "hello", 5, false, false, NULL};
+    r.cli_cfg.msgs = r.msgs;
+    r.cli_cfg.nmsgs = 2;
+    r.cli_cfg.message_rate = 50;
+    r.cli_cfg.latency_marker = "hello";
+    r.cli_cfg.latency_marker_len = 5;
+    r.cli_cfg.latency_marker_skip = 1;
+    start_client(&r);
+    wait_conns_out(r.cli, 1);
+    sleep_ms(200);
+    loop_run_posted(r.control);
+    assert_int_equal(r.seen.code, 0);
+    struct tk_snapshot s;
+    tk_engine_snapshot(r.cli, &s);
+    assert_true(hist_count(&s.lat_message) >= 5);
+    tk_snapshot_free(&s);
+    rig_free(&r);
+}
+
+/* ---- a non-constant source, as the expression language will plug in ------------------- */
+
+struct vstate {
+    uint64_t uid, k;
+};
+
+static int v_init(const struct tk_msgsrc *s, void *cs, uint64_t uid)
+{
+    (void)s;
+    ((struct vstate *)cs)->uid = uid;
+    return 0;
+}
+
+static int v_first(const struct tk_msgsrc *s, void *cs, struct tk_buf *out)
+{
+    (void)s;
+    char t[32];
+    int n = snprintf(t, sizeof(t), "conn%llu;", (unsigned long long)((struct vstate *)cs)->uid);
+    return tk_buf_append(out, t, (size_t)n);
+}
+
+/* Messages of growing length: "<" + k dots + ">" with k = 1, 2, 3, ... */
+static int v_next(const struct tk_msgsrc *s, void *cs, struct tk_buf *out, size_t *len)
+{
+    (void)s;
+    struct vstate *v = cs;
+    v->k++;
+    size_t n = 2 + (size_t)(v->k % 50);
+    uint8_t *p = tk_buf_reserve(out, n);
+    if (!p)
+        return -ENOMEM;
+    p[0] = '<';
+    memset(p + 1, '.', n - 2);
+    p[n - 1] = '>';
+    out->len += n;
+    *len = n;
+    return 0;
+}
+
+static const struct tk_msgsrc_ops v_ops = {
+    .conn_state_size = sizeof(struct vstate),
+    .conn_init = v_init,
+    .first = v_first,
+    .next = v_next,
+};
+
+static void test_dynamic_source(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    start_sink(&r, TK_LISTEN_ECHO);
+    r.msgs[0] = (struct tk_msg_arg){TK_MSG_REPEAT, "x", 1, false, false, NULL};
+    r.cli_cfg.msgs = r.msgs;
+    r.cli_cfg.nmsgs = 1;
+    r.cli_cfg.connections = 1;
+    r.cli_cfg.message_rate = 100;
+    r.cli_cfg.latency_marker = ">";
+    r.cli_cfg.latency_marker_len = 1;
+    int code;
+    char err[256];
+    r.cli = tk_engine_new(&r.cli_cfg, r.control, &r.ev, &code, err, sizeof(err));
+    assert_non_null(r.cli);
+    /* Swap in the non-constant source before the start (engine_int.h). */
+    struct tk_msgsrc *src = r.cli->src_out;
+    src->constant = false;
+    src->ops = &v_ops;
+    assert_int_equal(tk_engine_start(r.cli, &code, err, sizeof(err)), 0);
+    wait_conns_out(r.cli, 1);
+    sleep_ms(300);
+    tk_engine_stop(r.cli);
+    loop_run_posted(r.control);
+    assert_int_equal(r.seen.code, 0); /* every '>' echoed matched a message sent */
+    struct tk_snapshot s;
+    tk_engine_snapshot(r.cli, &s);
+    assert_true(s.c.msgs_sent >= 25);
+    /* Whole messages only: the once part plus messages 1..n, at 100/s. */
+    uint64_t want = strlen("conn1;");
+    for (uint64_t k = 1; k <= s.c.msgs_sent; k++)
+        want += 2 + k % 50;
+    assert_int_equal(s.c.bytes_sent, want);
+    assert_true(hist_count(&s.lat_message) >= s.c.msgs_sent - 2);
+    tk_snapshot_free(&s);
+    rig_free(&r);
+}
+
+static void test_lifetime_replaces(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    start_sink(&r, TK_LISTEN_SILENT);
+    r.cli_cfg.connections = 2;
+    r.cli_cfg.channel_lifetime_set = true;
+    r.cli_cfg.channel_lifetime_ns = 40 * MS;
+    start_client(&r);
+    uint64_t deadline = clock_mono_ns() + 3000 * MS;
+    struct tk_counters c;
+    while ((c = counters(r.cli)).conns_lifetime_ended < 6 && clock_mono_ns() < deadline)
+        sleep_ms(5);
+    assert_true(c.conns_lifetime_ended >= 6);
+    assert_true(c.conns_connected >= c.conns_lifetime_ended);
+    assert_true(c.conns_out + c.conns_connecting <= 2);
+    rig_free(&r);
+}
+
+static void test_lifetime_zero_ramps(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    start_sink(&r, TK_LISTEN_SILENT);
+    r.msgs[0] = (struct tk_msg_arg){TK_MSG_REPEAT, "bye", 3, false, false, NULL};
+    r.cli_cfg.msgs = r.msgs;
+    r.cli_cfg.nmsgs = 1;
+    r.cli_cfg.connections = 5;
+    r.cli_cfg.channel_lifetime_set = true;
+    r.cli_cfg.channel_lifetime_ns = 0;
+    start_client(&r);
+    uint64_t deadline = clock_mono_ns() + 3000 * MS;
+    struct tk_counters c;
+    while ((c = counters(r.cli)).conns_connected < 5 && clock_mono_ns() < deadline)
+        sleep_ms(5);
+    assert_true(c.conns_connected >= 5); /* every one of the 5 was established once */
+    tk_engine_stop(r.cli);
+    c = counters(r.cli);
+    assert_true(c.conns_lifetime_ended >= 5);
+    assert_true(c.msgs_sent >= c.conns_lifetime_ended); /* each sent its message first */
+    rig_free(&r);
+}
+
+static void test_refused_counted(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    start_sink(&r, TK_LISTEN_SILENT);
+    /* Take the sink's port away: connects to it are refused. */
+    tk_engine_stop(r.sink);
+    r.cli_cfg.connections = 2;
+    start_client(&r);
+    uint64_t deadline = clock_mono_ns() + 3000 * MS;
+    struct tk_counters c;
+    while ((c = counters(r.cli)).connect_refused < 5 && clock_mono_ns() < deadline)
+        sleep_ms(5);
+    assert_true(c.connect_refused >= 5);
+    assert_int_equal(c.connect_failures, c.connect_refused + c.connect_timeouts +
+                                             c.connect_other_errors);
+    assert_int_equal(c.conns_connected, 0);
+    assert_int_equal(c.conns_out, 0);
+    rig_free(&r);
+}
+
+static void test_bind_conflict(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    start_sink(&r, TK_LISTEN_SILENT);
+    struct tk_config c2;
+    base_config(&c2);
+    struct sock_addr_list l = {1, &r.dest.addr};
+    c2.listen = true;
+    c2.listen_addrs = l;
+    int code = 0;
+    char err[256], want[128];
+    struct tk_engine *e2 = tk_engine_new(&c2, r.control, &r.ev, &code, err, sizeof(err));
+    assert_non_null(e2);
+    assert_true(tk_engine_start(e2, &code, err, sizeof(err)) < 0);
+    assert_int_equal(code, 69);
+    snprintf(want, sizeof(want), "Bind [127.0.0.1]:%u is not done on thread 0: %s",
+             sock_addr_port(&r.dest.addr), strerror(EADDRINUSE));
+    assert_string_equal(err, want);
+    tk_engine_free(e2);
+    rig_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bytes_agree),
+        cmocka_unit_test(test_echo_latency_marker_rate),
+        cmocka_unit_test(test_closed_loop),
+        cmocka_unit_test(test_more_received_than_sent),
+        cmocka_unit_test(test_latency_marker_skip),
+        cmocka_unit_test(test_dynamic_source),
+        cmocka_unit_test(test_lifetime_replaces),
+        cmocka_unit_test(test_lifetime_zero_ramps),
+        cmocka_unit_test(test_refused_counted),
+        cmocka_unit_test(test_bind_conflict),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
