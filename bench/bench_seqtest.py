@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """seqtest benchmarks (issue 2), each side by side with a peer in the same run:
 
-  latency  seqtest -S round trip (one connection, 40-byte messages) vs sockperf TCP
+  latency  seqtest -S raw round trip (one connection, 40-byte messages) vs sockperf TCP
            ping-pong with --full-rtt (sockperf otherwise prints half the round trip)
   rate     seqtest -s message rate, 40-byte messages, no replies, 2 connections, vs iperf3's
            small-block rate (-l 40 -P 2): messages/s = bytes received / 40 / seconds
@@ -33,10 +33,6 @@ MEM_CONNS = int(os.environ.get("MEM_CONNS", "10000"))
 MSG = 40
 
 ADDRESS_RX = r"^Address \d+: Host \S+ Port (\d+)"
-# Names the raw round trip (before the replier's processing time is subtracted) may have in
-# seqtest's --json document; the first one present is used.
-RAW_KEYS = ("round_trip_raw", "latency_raw", "rtt_raw")
-raw_seen = {"raw": False, "adjusted": False}
 
 
 def start_replier(s, *opts):
@@ -57,29 +53,19 @@ def summary_value(text, label):
 
 
 def seqtest_latency():
+    """The raw round trip (--json round_trip_raw: receive time - ts1, before seqtest
+    subtracts the replier's processing time), which is what sockperf --full-rtt measures."""
     with Session() as s:
         _, port = start_replier(s)
         p = s.run([SEQTEST, "-S", "--json", "-o", f"count={LAT_COUNT},threads=1,ssize={MSG},"
                    f"rsize={MSG}", f"127.0.0.1:{port}"], timeout=120)
         out = p.text()
         try:
-            doc = json.loads(out)
-        except ValueError:
-            doc = None
-        if doc is not None:
-            for key in RAW_KEYS:
-                raw = doc.get(key)
-                if isinstance(raw, dict) and raw.get("p50_ns") is not None:
-                    raw_seen["raw"] = True
-                    return {"p50": raw["p50_ns"] / 1e3, "p99": raw["p99_ns"] / 1e3}
-            raw_seen["adjusted"] = True
-            su = doc.get("summary_us") or {}
-            if su.get("median") is not None:
-                return {"p50": float(su["median"]), "p99": float(su["p99"])}
-            raise BenchError(f"seqtest --json has no summary_us: {out[-800:]!r}")
-        # No --json yet: the original's text summary (processing time subtracted).
-        raw_seen["adjusted"] = True
-        return {"p50": summary_value(out, "Median:"), "p99": summary_value(out, "99.0%ile:")}
+            raw = json.loads(out)["round_trip_raw"]
+            return {"p50": raw["p50_ns"] / 1e3, "p99": raw["p99_ns"] / 1e3}
+        except (ValueError, KeyError, TypeError) as e:
+            raise BenchError(f"seqtest --json has no round_trip_raw percentiles ({e}): "
+                             f"{out[-800:]!r}")
 
 
 def sockperf_percentile(text, pct):
@@ -107,17 +93,11 @@ def bench_latency():
             "seqtest", seqtest_latency, "sockperf",
             sockperf_latency if have("sockperf") else None,
             [("p50", "p50", "us"), ("p99", "p99", "us")],
-            note=f"seqtest: {LAT_COUNT} messages; sockperf: pp -t {PEER_SECONDS} --full-rtt "
-                 f"(full round trip; without it sockperf prints half)"
+            note=f"seqtest: {LAT_COUNT} messages, raw round trip (--json round_trip_raw, before "
+                 f"the replier's processing time is subtracted); sockperf: pp -t {PEER_SECONDS} "
+                 f"--full-rtt (full round trip; without it sockperf prints half)"
                  + ("" if have("sockperf") else "; sockperf not installed: "
                     "scripts/deps.sh bench"))
-    if raw_seen["adjusted"]:
-        print("  note: seqtest's figures are its summary latency, i.e. the round trip MINUS the "
-              "replier's processing time\n        (ts3 - ts2); seqtest --json has no raw round "
-              f"trip ({'/'.join(RAW_KEYS)}) yet, so the ratio flatters seqtest slightly.")
-    elif raw_seen["raw"]:
-        print("  seqtest figures: the raw round trip (before subtracting the replier's "
-              "processing time).")
 
 
 # ---- b) message rate ------------------------------------------------------------------------

@@ -132,26 +132,10 @@ static int parse_number(const char *name, const char *val, uint64_t min, uint64_
     return 0;
 }
 
-/* Applies one "name[=value]" item of length len at item. */
-static int apply_item(struct seq_config *c, const char *item, size_t len, char *err, size_t errlen)
+/* Sets the field of sub-option s from its value val (NULL when none was given). */
+static int set_subopt(struct seq_config *c, const struct subopt *s, const char *val, char *err,
+                      size_t errlen)
 {
-    char buf[512];
-    if (len >= sizeof buf) {
-        snprintf(err, errlen, "bad option %.40s...", item);
-        return -EINVAL;
-    }
-    memcpy(buf, item, len);
-    buf[len] = '\0';
-    char *eq = strchr(buf, '=');
-    const char *val = eq ? eq + 1 : NULL;
-    size_t nlen = eq ? (size_t)(eq - buf) : len;
-    const struct subopt *s = find_subopt(buf, nlen);
-    if (!s) {
-        snprintf(err, errlen, "bad option %s", buf);
-        return -EINVAL;
-    }
-    if (eq)
-        *eq = '\0';
     void *field = (char *)c + s->field;
     if (!val && s->kind != SUB_BOOL) {
         snprintf(err, errlen, "no value for %s", s->name);
@@ -196,6 +180,26 @@ static int apply_item(struct seq_config *c, const char *item, size_t len, char *
         return 0;
     }
     return -EINVAL;
+}
+
+/* Applies one "name[=value]" item of length len at item. */
+static int apply_item(struct seq_config *c, const char *item, size_t len, char *err, size_t errlen)
+{
+    char buf[512];
+    if (len >= sizeof buf) {
+        snprintf(err, errlen, "bad option %.40s...", item);
+        return -EINVAL;
+    }
+    memcpy(buf, item, len);
+    buf[len] = '\0';
+    char *eq = strchr(buf, '=');
+    size_t nlen = eq ? (size_t)(eq - buf) : len;
+    const struct subopt *s = find_subopt(buf, nlen);
+    if (!s) {
+        snprintf(err, errlen, "bad option %s", buf);
+        return -EINVAL;
+    }
+    return set_subopt(c, s, eq ? eq + 1 : NULL, err, errlen);
 }
 
 int seq_config_subopts(struct seq_config *c, const char *arg, char *err, size_t errlen)
@@ -298,30 +302,59 @@ static const char usage_text[] =
     "    rinterval, count, dump=FILE, verify, workers, seed\n"
     "  See seqtest(1).\n";
 
-static struct opt_row rows_template[] = {
-    {"help", 'h', OPT_FLAG, NULL, false, "print this help and exit", NULL, NULL, 1, 0, NULL, 0},
-    {NULL, 's', OPT_CALL, NULL, false, "asynchronous sender (the default)", NULL, NULL, 1, 0,
-     on_row, ROW_SEND},
-    {NULL, 'S', OPT_CALL, NULL, false, "synchronous sender", NULL, NULL, 1, 0, on_row, ROW_SYNC},
-    {NULL, 'r', OPT_CALL, NULL, false, "replier", NULL, NULL, 1, 0, on_row, ROW_REPLY},
-    {NULL, 'd', OPT_COUNT, NULL, false, "debug characters on standard output", NULL, NULL, 1, 0,
-     NULL, 0},
-    {NULL, 'o', OPT_CALL, "name=value,...", false, "test options (see above)", NULL, NULL, 1, 0,
-     on_row, ROW_SUBOPT},
-    {"json", 0, OPT_FLAG, NULL, false, "one JSON document at the end", NULL, NULL, 1, 0, NULL, 0},
-    {"json-stream", 0, OPT_FLAG, NULL, false, "one JSON event per line", NULL, NULL, 1, 0, NULL, 0},
-};
-
 int seq_config_parse(struct seq_config *c, int argc, char **argv, bool *printed, char *err,
                      size_t errlen)
 {
     struct parse_ctx ctx = {c, false, err, errlen};
-    struct opt_row rows[ARRAY_LEN(rows_template)];
-    memcpy(rows, rows_template, sizeof rows);
-    rows[0].dest = &c->help;
-    rows[4].dest = &c->debug;
-    rows[6].dest = &c->json;
-    rows[7].dest = &c->json_stream;
+    /* min > max: no bounds (see opt.h) */
+    const struct opt_row rows[] = {
+        {.long_name = "help",
+         .short_name = 'h',
+         .kind = OPT_FLAG,
+         .dest = &c->help,
+         .min = 1,
+         .help = "print this help and exit"},
+        {.short_name = 's',
+         .kind = OPT_CALL,
+         .parse = on_row,
+         .id = ROW_SEND,
+         .min = 1,
+         .help = "asynchronous sender (the default)"},
+        {.short_name = 'S',
+         .kind = OPT_CALL,
+         .parse = on_row,
+         .id = ROW_SYNC,
+         .min = 1,
+         .help = "synchronous sender"},
+        {.short_name = 'r',
+         .kind = OPT_CALL,
+         .parse = on_row,
+         .id = ROW_REPLY,
+         .min = 1,
+         .help = "replier"},
+        {.short_name = 'd',
+         .kind = OPT_COUNT,
+         .dest = &c->debug,
+         .min = 1,
+         .help = "debug characters on standard output"},
+        {.short_name = 'o',
+         .kind = OPT_CALL,
+         .arg_name = "name=value,...",
+         .parse = on_row,
+         .id = ROW_SUBOPT,
+         .min = 1,
+         .help = "test options (see above)"},
+        {.long_name = "json",
+         .kind = OPT_FLAG,
+         .dest = &c->json,
+         .min = 1,
+         .help = "one JSON document at the end"},
+        {.long_name = "json-stream",
+         .kind = OPT_FLAG,
+         .dest = &c->json_stream,
+         .min = 1,
+         .help = "one JSON event per line"},
+    };
     struct opt_table t = {
         .prog = "seqtest",
         .usage = usage_text,

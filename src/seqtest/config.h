@@ -2,7 +2,7 @@
 #define NETGRIND_SEQTEST_CONFIG_H
 
 /* seqtest's command line: modes, -d, the -o sub-options with their range rules, --json,
- * and the address operands. Pure (no I/O) except seq_config_open_dump; every error fills
+ * and the address operands. Pure (no I/O) except seq_config_help; every error fills
  * err with a message naming the option and the limit (without the "seqtest: " prefix). */
 
 #include <stdbool.h>

@@ -11,19 +11,22 @@
 
 /* ---- collecting -------------------------------------------------------------------- */
 
-static void collect_sender(struct seq_run *r)
+/* Pools every worker's latency samples for the original's exact statistics, and merges
+ * the histograms. */
+static void merge_samples(struct seq_run *r)
 {
     size_t n = 0;
-    for (unsigned k = 0; r->sworkers && k < r->nworkers; k++)
+    for (unsigned k = 0; k < r->nworkers; k++)
         n += r->sworkers[k].nlat;
     uint64_t *all = malloc((n ? n : 1) * sizeof *all);
     size_t at = 0;
-    for (unsigned k = 0; r->sworkers && k < r->nworkers; k++) {
+    for (unsigned k = 0; k < r->nworkers; k++) {
         struct seq_sworker *w = &r->sworkers[k];
         if (all && w->nlat) /* w->lat is NULL when the worker has no sample */
             memcpy(all + at, w->lat, w->nlat * sizeof *all);
         at += w->nlat;
-        hist_merge(&r->hist, &w->hist);
+        hist_merge(&r->latency_hist, &w->latency_hist);
+        hist_merge(&r->round_trip_hist, &w->round_trip_hist);
         if (w->oom)
             seq_run_set_error(r, 1, "out of memory keeping the latency samples");
     }
@@ -32,6 +35,12 @@ static void collect_sender(struct seq_run *r)
     else
         seq_run_set_error(r, 1, "out of memory computing the summary");
     free(all);
+}
+
+static void collect_sender(struct seq_run *r)
+{
+    if (r->sworkers)
+        merge_samples(r);
     for (size_t i = 0; i < r->nconns; i++) {
         const struct seq_sconn *c = &r->conns[i];
         r->messages += c->msgs_sent;
@@ -39,7 +48,7 @@ static void collect_sender(struct seq_run *r)
         r->replies += c->replies_rx;
         r->bytes_sent += c->bytes_sent;
         r->bytes_rx += c->bytes_rx;
-        seq_viol_add(&r->viol, &c->viol);
+        seq_viol_add(&r->viol, &c->log.viol);
     }
 }
 
@@ -275,7 +284,7 @@ static void json_connections(struct json *j, const struct seq_run *r)
         json_kv_u64(j, "replies_received", c->replies_rx);
         json_kv_u64(j, "bytes_sent", c->bytes_sent);
         json_kv_u64(j, "bytes_received", c->bytes_rx);
-        json_kv_u64(j, "violations", seq_viol_total(&c->viol));
+        json_kv_u64(j, "violations", seq_viol_total(&c->log.viol));
         json_kv_string(j, "status", c->state == SCONN_DONE ? "ok" : "failed");
         json_key(j, "error");
         if (c->error)
@@ -300,8 +309,10 @@ static void json_sender_results(struct json *j, struct seq_run *r)
     json_kv_u64(j, "bytes_received", r->bytes_rx);
     json_summary(j, &r->stats);
     json_key(j, "latency");
-    report_json_hist(j, &r->hist, REPORT_UNIT_NS);
-    json_kv_double(j, "latency_relative_error", hist_relative_error(&r->hist));
+    report_json_hist(j, &r->latency_hist, REPORT_UNIT_NS);
+    json_kv_double(j, "latency_relative_error", hist_relative_error(&r->latency_hist));
+    json_key(j, "round_trip_raw");
+    report_json_hist(j, &r->round_trip_hist, REPORT_UNIT_NS);
     json_connections(j, r);
 }
 

@@ -7,12 +7,20 @@
  * Only when a connection must pause — a reply delay (rdly), or a send the kernel did not
  * take — does it allocate: the unprocessed rest of the read (stash) and the unsent reply
  * bytes (pend), freed as soon as they are used. While paused it does not read, so the
- * peer's own flow control holds the rest, and requests are answered strictly in order. */
+ * peer's own flow control holds the rest, and requests are answered strictly in order.
+ *
+ * Latency: a round trip through the event loop costs the replier three system calls
+ * (epoll_wait, recv, send), where a replier with one blocking socket needs two. So a
+ * worker whose only connection is in a ping-pong (the peer sends its next request as soon
+ * as it has the reply, as -S does) waits for the next request in a blocking recv() instead
+ * of epoll (rconn_wait_direct), and goes back to the loop as soon as there is anything
+ * else to do. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "core/clock.h"
@@ -24,38 +32,50 @@
 #define SEQ_R_TXBUF (64 * 1024)
 #define SEQ_R_BACKLOG 4096
 #define SEQ_R_READS_PER_EVENT 8
+#define SEQ_R_ACCEPTS_PER_EVENT 256
+/* How long a direct wait lasts without a request before the worker goes back to epoll;
+ * also how late a new connection or a stop can be noticed while it waits. */
+#define SEQ_R_DIRECT_WAIT_US 1000
 
 struct seq_rconn {
     struct loop_fd lfd;
-    struct loop_timer timer; /* the current request's reply delay */
+    struct loop_timer reply_timer; /* the current request's reply delay (rdly) */
     struct seq_rworker *w;
-    struct seq_rconn *prev, *next;
+    struct seq_rconn *prev, *next; /* the worker's list of open connections */
     int fd;
-    bool paused; /* not reading: a delayed reply or unsent bytes come first */
-    bool conn_known;
-    bool have_prev;
-    uint16_t lines;
+    bool paused;       /* not reading: a delayed reply or unsent bytes come first */
+    bool ping_pong;    /* the last request came right after the previous reply */
+    bool timeouts_set; /* SO_RCVTIMEO and SO_SNDTIMEO set for the direct wait */
+    bool conn_known;   /* conn_id came from a verified header (-o verify) */
+    bool have_prev;    /* prev_ts1 holds the previous request's ts1 */
     uint32_t conn_id;
     uint64_t expect_seqno, reply_seqno, prev_ts1;
     struct wire_parser rx;
-    struct wire_hdr cur; /* the request being received or waiting for its reply */
-    uint64_t cur_ts2;
-    uint64_t vkey;
-    uint32_t vbad, vfirst;
-    uint8_t vgot, vwant;
-    uint8_t *stash; /* input not yet processed while paused */
+    struct wire_hdr cur;           /* the request being received or waiting for its reply */
+    uint64_t cur_ts2;              /* when cur was received in full */
+    uint64_t last_reply_ns;        /* when the previous reply was built */
+    struct verify_tracker payload; /* -o verify: the check of cur's payload */
+    uint8_t *stash;                /* input not yet processed while paused ... */
     uint32_t stash_len;
-    uint64_t stash_ts;
-    uint8_t *pend; /* reply bytes the kernel has not taken */
+    uint64_t stash_ts; /* ... and when it was received */
+    uint8_t *pend;     /* reply bytes the kernel has not taken */
     uint32_t pend_len, pend_off;
     uint64_t msgs, replies, bytes_rx, bytes_tx;
-    struct seq_viol_counts viol;
+    struct seq_conn_log log;
     struct sock_addr peer;
 };
 
-static bool rconn_process(struct seq_rconn *c, const uint8_t *buf, size_t len, uint64_t ts);
+/* Where a connection stands after its input was handled. */
+enum rconn_status {
+    RCONN_GONE,    /* closed and freed: the caller must not touch it again */
+    RCONN_PAUSED,  /* not reading until a delayed reply or unsent bytes are out */
+    RCONN_DRAINED, /* nothing more to read for now */
+    RCONN_READING, /* input processed; more may follow */
+};
+
+static enum rconn_status rconn_process(struct seq_rconn *c, const uint8_t *buf, size_t len,
+                                       uint64_t ts);
 static void rconn_resume(struct seq_rconn *c);
-static bool close_on_fault(struct seq_rconn *c);
 
 /* ---- reporting and closing --------------------------------------------------------- */
 
@@ -69,17 +89,26 @@ static void rconn_report(struct seq_rconn *c, enum seq_viol kind, const struct s
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    if (kind < SEQ_V_COUNT)
-        c->viol.n[kind]++;
-    if (c->lines >= SEQ_LINES_PER_CONN)
-        return;
-    c->lines++;
     struct seq_where where = {true, c->conn_known ? (int64_t)c->conn_id : -1, &c->peer};
-    if (c->lines == SEQ_LINES_PER_CONN)
-        seq_diag(c->w->run, &where, kind, at,
-                 "%s (further diagnostics on this connection are only counted)", text);
-    else
-        seq_diag(c->w->run, &where, kind, at, "%s", text);
+    seq_conn_report(c->w->run, &c->log, &where, kind, at, text);
+}
+
+/* Adds the connection's figures to its worker's. */
+static void rconn_fold_counts(struct seq_rworker *w, const struct seq_rconn *c)
+{
+    seq_viol_add(&w->viol, &c->log.viol);
+    w->messages += c->msgs;
+    w->replies += c->replies;
+    w->bytes_rx += c->bytes_rx;
+    w->bytes_tx += c->bytes_tx;
+}
+
+static void rconn_free(struct seq_rconn *c)
+{
+    close(c->fd);
+    free(c->stash);
+    free(c->pend);
+    free(c);
 }
 
 static void rconn_close(struct seq_rconn *c, bool on_error)
@@ -90,25 +119,26 @@ static void rconn_close(struct seq_rconn *c, bool on_error)
         w->batch_owner = NULL;
         w->txlen = 0;
     }
-    loop_timer_cancel(loop, &c->timer);
+    loop_timer_cancel(loop, &c->reply_timer);
     loop_del_fd(loop, &c->lfd);
-    close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
     else
         w->list = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    seq_viol_add(&w->viol, &c->viol);
-    w->messages += c->msgs;
-    w->replies += c->replies;
-    w->bytes_rx += c->bytes_rx;
-    w->bytes_tx += c->bytes_tx;
+    rconn_fold_counts(w, c);
     if (on_error)
         w->closed_on_error++;
-    free(c->stash);
-    free(c->pend);
-    free(c);
+    rconn_free(c);
+}
+
+/* Closes a connection that failed to send or ran out of memory. Returns false. */
+static bool rconn_send_failed(struct seq_rconn *c, const char *why)
+{
+    rconn_report(c, SEQ_V_IO_ERROR, NULL, "send: %s", why);
+    rconn_close(c, true);
+    return false;
 }
 
 /* ---- sending replies --------------------------------------------------------------- */
@@ -135,27 +165,45 @@ static bool append_pend(struct seq_rconn *c, const uint8_t *buf, size_t len)
     return true;
 }
 
-/* Sends len bytes, keeping what the kernel does not take. Returns false when the
- * connection was closed. */
+/* Sends len bytes, keeping what the kernel does not take (behind bytes already kept, so
+ * the order holds). Returns false when the connection was closed. */
 static bool rconn_send(struct seq_rconn *c, const uint8_t *buf, size_t len)
 {
     ssize_t n = c->pend ? 0 : sock_send(c->fd, buf, len);
-    if (n < 0 && n != -EAGAIN) {
-        rconn_report(c, SEQ_V_IO_ERROR, NULL, "send: %s", strerror((int)-n));
-        rconn_close(c, true);
-        return false;
-    }
+    if (n < 0 && n != -EAGAIN)
+        return rconn_send_failed(c, strerror((int)-n));
     if (n < 0)
         n = 0;
     c->bytes_tx += (uint64_t)n;
     if ((size_t)n == len)
         return true;
-    if (!append_pend(c, buf + n, len - (size_t)n)) {
-        rconn_report(c, SEQ_V_IO_ERROR, NULL, "send: out of memory");
-        rconn_close(c, true);
-        return false;
-    }
+    if (!append_pend(c, buf + n, len - (size_t)n))
+        return rconn_send_failed(c, "out of memory");
     return true;
+}
+
+/* Sends the kept reply bytes (the socket became writable). When they are all out, reading
+ * resumes unless a reply delay is still running. */
+static void rconn_flush_pend(struct seq_rconn *c)
+{
+    ssize_t n = sock_send(c->fd, c->pend + c->pend_off, c->pend_len - c->pend_off);
+    if (n < 0 && n != -EAGAIN) {
+        rconn_send_failed(c, strerror((int)-n));
+        return;
+    }
+    if (n > 0) {
+        c->bytes_tx += (uint64_t)n;
+        c->pend_off += (uint32_t)n;
+    }
+    if (c->pend_off < c->pend_len)
+        return;
+    free(c->pend);
+    c->pend = NULL;
+    c->pend_len = c->pend_off = 0;
+    if (loop_timer_armed(&c->reply_timer))
+        want_events(c); /* stop polling for output; the timer resumes */
+    else
+        rconn_resume(c);
 }
 
 /* Sends the replies batched in the worker's buffer. Returns false when the connection was
@@ -184,33 +232,28 @@ static void build_reply(const struct seq_rconn *c, uint8_t *buf, uint64_t ts3)
     wire_hdr_encode(&h, buf);
 }
 
-/* Queues the reply to c->cur: into the worker's batch, or after bytes already pending.
- * Returns false when the connection was closed. */
+/* Queues the reply to c->cur: into the worker's batch, or behind bytes already kept. The
+ * batch only ever holds the replies of the connection being processed: every path out of
+ * processing flushes it (or the close drops it). Returns false when the connection was
+ * closed. */
 static bool queue_reply(struct seq_rconn *c)
 {
     struct seq_rworker *w = c->w;
     size_t rsz = c->cur.rsz;
-    if (w->batch_owner && w->batch_owner != c && w->txlen > 0) {
-        /* Cannot happen (every batch is flushed before its owner yields), but a reply
-         * must never be appended to another connection's batch. */
-        w->batch_owner = NULL;
-        w->txlen = 0;
-    }
-    if (!c->pend && w->batch_owner == c && w->txlen + rsz > w->txcap && !flush_batch(c))
+    if (!c->pend && w->txlen + rsz > w->txcap && !flush_batch(c))
         return false;
+    uint64_t ts3 = clock_mono_ns();
     if (c->pend) {
-        uint8_t tmp[WIRE_MSG_MAX];
-        build_reply(c, tmp, clock_mono_ns());
-        if (!append_pend(c, tmp, rsz)) {
-            rconn_report(c, SEQ_V_IO_ERROR, NULL, "send: out of memory");
-            rconn_close(c, true);
-            return false;
-        }
+        uint8_t reply[WIRE_MSG_MAX];
+        build_reply(c, reply, ts3);
+        if (!append_pend(c, reply, rsz))
+            return rconn_send_failed(c, "out of memory");
     } else {
         w->batch_owner = c;
-        build_reply(c, w->txbuf + w->txlen, clock_mono_ns());
+        build_reply(c, w->txbuf + w->txlen, ts3);
         w->txlen += rsz;
     }
+    c->last_reply_ns = ts3;
     c->reply_seqno++;
     c->replies++;
     if (w->run->debug)
@@ -218,16 +261,18 @@ static bool queue_reply(struct seq_rconn *c)
     return true;
 }
 
-/* Keeps the unprocessed input and stops reading. Returns false when out of memory (the
- * connection is then closed). */
-static bool pause_with(struct seq_rconn *c, const uint8_t *rest, size_t len, uint64_t ts)
+/* ---- pausing ----------------------------------------------------------------------- */
+
+/* Keeps the unprocessed input rest[0..len) received at ts and stops reading. */
+static enum rconn_status pause_with(struct seq_rconn *c, const uint8_t *rest, size_t len,
+                                    uint64_t ts)
 {
     if (len) {
         uint8_t *s = malloc(len);
         if (!s) {
             rconn_report(c, SEQ_V_IO_ERROR, NULL, "replier/recv: out of memory");
             rconn_close(c, true);
-            return false;
+            return RCONN_GONE;
         }
         memcpy(s, rest, len);
         c->stash = s;
@@ -236,82 +281,103 @@ static bool pause_with(struct seq_rconn *c, const uint8_t *rest, size_t len, uin
     }
     c->paused = true;
     want_events(c);
-    return true;
+    return RCONN_PAUSED;
 }
 
 static void on_reply_due(struct loop *loop, struct loop_timer *t)
 {
     (void)loop;
-    struct seq_rconn *c = container_of(t, struct seq_rconn, timer);
+    struct seq_rconn *c = container_of(t, struct seq_rconn, reply_timer);
     if (!queue_reply(c) || !flush_batch(c))
         return;
-    if (c->pend) {
+    if (c->pend)
         want_events(c); /* resume once the bytes are out */
-        return;
-    }
-    rconn_resume(c);
+    else
+        rconn_resume(c);
+}
+
+/* Processes the input kept while paused, then reads again. */
+static void rconn_resume(struct seq_rconn *c)
+{
+    uint8_t *stash = c->stash;
+    size_t len = c->stash_len;
+    c->stash = NULL;
+    c->stash_len = 0;
+    c->paused = false;
+    enum rconn_status st = len ? rconn_process(c, stash, len, c->stash_ts) : RCONN_READING;
+    free(stash);
+    if (st == RCONN_READING)
+        want_events(c);
 }
 
 /* ---- checking requests ------------------------------------------------------------- */
 
-static bool size_fault(struct seq_rconn *c, const struct wire_event *ev)
-{
-    bool rsz = ev->bad_field == WIRE_BAD_RSZ;
-    unsigned v = rsz ? ev->hdr.rsz : ev->hdr.ssz;
-    bool big = v > WIRE_MSG_MAX;
-    struct seq_at at = {.has_seqno = true,
-                        .seqno = c->expect_seqno,
-                        .has_stream = true,
-                        .stream_off = ev->msg_stream_off};
-    rconn_report(c, SEQ_V_SIZE, &at, "h->%s too %s (%u %s %d), closing connection",
-                 rsz ? "rsz" : "ssz", big ? "big" : "small", v, big ? ">" : "<",
-                 big ? WIRE_MSG_MAX : WIRE_HDR_LEN);
-    return close_on_fault(c);
-}
-
 /* Closes a connection because of a fault in its input. The replies to the requests before
  * the fault are already batched: send them first, so that the sender gets every reply it
- * was owed up to the fault. Returns false (the connection is gone). */
-static bool close_on_fault(struct seq_rconn *c)
+ * was owed up to the fault. */
+static enum rconn_status close_on_fault(struct seq_rconn *c)
 {
     if (flush_batch(c))
         rconn_close(c, true);
-    return false;
+    return RCONN_GONE;
 }
 
 /* With -o verify the replier closes a connection at its first violation, so that the
  * sender learns of a fault in its own direction too (as an early close, exit 1). */
-static bool close_after_fault(struct seq_rconn *c)
+static enum rconn_status close_after_fault(struct seq_rconn *c)
 {
     rconn_report(c, SEQ_V_COUNT, NULL, "closing connection after a violation (-o verify)");
     return close_on_fault(c);
 }
 
-/* Returns false when the connection was closed (a fault under -o verify). */
-static bool on_request_header(struct seq_rconn *c, const struct wire_event *ev)
+/* The position of a header that cannot be trusted: the seqno expected there. */
+static struct seq_at at_expected(const struct seq_rconn *c, const struct wire_event *ev)
+{
+    return (struct seq_at){.has_seqno = true,
+                           .seqno = c->expect_seqno,
+                           .has_stream = true,
+                           .stream_off = ev->msg_stream_off};
+}
+
+static enum rconn_status size_fault(struct seq_rconn *c, const struct wire_event *ev)
+{
+    struct seq_at at = at_expected(c, ev);
+    char text[128];
+    seq_format_size_fault(text, sizeof text, ev);
+    rconn_report(c, SEQ_V_SIZE, &at, "%s", text);
+    return close_on_fault(c);
+}
+
+/* -o verify: the header must carry a valid check value and, after the first, the same
+ * connection index. A damaged header means the framing can no longer be trusted. Returns
+ * false when the connection was closed. */
+static bool check_verified_header(struct seq_rconn *c, const struct wire_event *ev)
+{
+    uint32_t id = 0;
+    bool ok = verify_request_ok(&ev->hdr, &id) && (!c->conn_known || id == c->conn_id);
+    if (!ok) {
+        struct seq_at at = at_expected(c, ev);
+        rconn_report(c, SEQ_V_HEADER, &at,
+                     "damaged header at seqno %" PRIu64 " (stream offset %" PRIu64
+                     "): check value mismatch, closing connection",
+                     c->expect_seqno, ev->msg_stream_off);
+        close_on_fault(c);
+        return false;
+    }
+    c->conn_known = true;
+    c->conn_id = id;
+    verify_tracker_start(&c->payload, verify_key(id, VERIFY_REQUEST, ev->hdr.seqno, ev->hdr.ts1));
+    return true;
+}
+
+static enum rconn_status on_request_header(struct seq_rconn *c, const struct wire_event *ev)
 {
     const struct wire_hdr *h = &ev->hdr;
+    bool verify = c->w->run->cfg->verify;
+    if (verify && !check_verified_header(c, ev))
+        return RCONN_GONE;
     struct seq_at at = {
         .has_seqno = true, .seqno = h->seqno, .has_stream = true, .stream_off = ev->msg_stream_off};
-    if (c->w->run->cfg->verify) {
-        uint32_t id = 0;
-        bool ok = verify_request_ok(h, &id);
-        if (ok && c->conn_known && id != c->conn_id)
-            ok = false;
-        if (!ok) {
-            at.seqno = c->expect_seqno;
-            rconn_report(c, SEQ_V_HEADER, &at,
-                         "damaged header at seqno %" PRIu64 " (stream offset %" PRIu64
-                         "): check value mismatch, closing "
-                         "connection",
-                         c->expect_seqno, ev->msg_stream_off);
-            return close_on_fault(c);
-        }
-        c->conn_known = true;
-        c->conn_id = id;
-        c->vkey = verify_key(id, VERIFY_REQUEST, h->seqno, h->ts1);
-        c->vbad = 0;
-    }
     bool fault = false;
     if (h->seqno != c->expect_seqno) {
         rconn_report(c, SEQ_V_SEQNO, &at,
@@ -328,144 +394,157 @@ static bool on_request_header(struct seq_rconn *c, const struct wire_event *ev)
     c->prev_ts1 = h->ts1;
     c->have_prev = true;
     c->cur = *h;
-    if (fault && c->w->run->cfg->verify)
+    if (fault && verify)
         return close_after_fault(c);
-    return true;
+    return RCONN_READING;
 }
 
-static void on_request_payload(struct seq_rconn *c, const struct wire_event *ev)
-{
-    if (!c->w->run->cfg->verify)
-        return;
-    size_t nbad = 0;
-    uint8_t want = 0;
-    size_t i = verify_check(c->vkey, ev->offset, ev->data, ev->len, &nbad, &want);
-    if (nbad == 0)
-        return;
-    if (c->vbad == 0) {
-        c->vfirst = ev->offset + (uint32_t)i;
-        c->vgot = ev->data[i];
-        c->vwant = want;
-    }
-    c->vbad += (uint32_t)nbad;
-}
-
-/* A complete request. Returns false when processing must stop (paused or closed); the
- * caller then keeps the rest of the input. */
-static bool on_request_done(struct seq_rconn *c, const struct wire_event *ev, uint64_t ts,
-                            bool *closed)
+/* A complete request, received at ts: reply now, after its delay, or not at all. */
+static enum rconn_status on_request_done(struct seq_rconn *c, const struct wire_event *ev,
+                                         uint64_t ts)
 {
     struct seq_run *r = c->w->run;
     c->msgs++;
     if (r->debug)
         seq_debug_char(r, '-');
-    if (c->vbad) {
-        struct seq_at at = {true,         true,      true,
-                            c->cur.seqno, c->vfirst, ev->msg_stream_off + c->vfirst};
-        rconn_report(c, SEQ_V_PAYLOAD, &at,
-                     "payload mismatch at seqno %" PRIu64 " offset %u (stream offset %" PRIu64
-                     "): got 0x%02x, expected 0x%02x (%u of %u payload bytes differ)",
-                     c->cur.seqno, c->vfirst, at.stream_off, c->vgot, c->vwant, c->vbad,
-                     c->cur.ssz - WIRE_HDR_LEN);
-        c->vbad = 0;
-        *closed = true;
+    if (c->payload.nbad) {
+        char text[256];
+        struct seq_at at;
+        seq_format_payload_mismatch(text, sizeof text, &at, c->cur.seqno, &c->payload,
+                                    ev->msg_stream_off, c->cur.ssz - WIRE_HDR_LEN);
+        rconn_report(c, SEQ_V_PAYLOAD, &at, "%s", text);
         return close_after_fault(c);
     }
     if (c->cur.rsz == 0)
-        return true;
+        return RCONN_READING;
     c->cur_ts2 = ts;
     if (c->cur.rdly == 0) {
-        if (!queue_reply(c)) {
-            *closed = true;
-            return false;
-        }
-        return c->pend == NULL;
+        if (!queue_reply(c))
+            return RCONN_GONE;
+        return c->pend ? RCONN_PAUSED : RCONN_READING; /* kernel full: wait until it drains */
     }
-    if (!flush_batch(c)) {
-        *closed = true;
-        return false;
-    }
-    loop_timer_arm(c->w->w->loop, &c->timer, ts + c->cur.rdly);
-    return false;
+    if (!flush_batch(c))
+        return RCONN_GONE;
+    loop_timer_arm(c->w->w->loop, &c->reply_timer, ts + c->cur.rdly);
+    return RCONN_PAUSED;
 }
 
-/* Frames, checks and answers the requests in buf (received at time ts). Returns false when
- * the connection was closed or paused. */
-static bool rconn_process(struct seq_rconn *c, const uint8_t *buf, size_t len, uint64_t ts)
+/* Frames, checks and answers the requests in buf (received at time ts). */
+static enum rconn_status rconn_process(struct seq_rconn *c, const uint8_t *buf, size_t len,
+                                       uint64_t ts)
 {
     struct wire_event ev;
-    for (;;) {
-        bool closed = false;
+    enum rconn_status st = RCONN_READING;
+    while (st == RCONN_READING) {
         switch (wire_parse(&c->rx, &buf, &len, &ev)) {
         case WIRE_EV_MORE:
             if (!flush_batch(c))
-                return false;
-            if (c->pend) { /* the kernel did not take it all: wait until it does */
-                pause_with(c, NULL, 0, ts);
-                return false;
-            }
-            return true;
+                return RCONN_GONE;
+            if (c->pend) /* the kernel did not take it all: wait until it does */
+                return pause_with(c, NULL, 0, ts);
+            return RCONN_READING;
         case WIRE_EV_BAD_SIZE:
             return size_fault(c, &ev);
         case WIRE_EV_HEADER:
-            if (!on_request_header(c, &ev))
-                return false;
+            st = on_request_header(c, &ev);
             break;
         case WIRE_EV_PAYLOAD:
-            on_request_payload(c, &ev);
+            if (c->w->run->cfg->verify)
+                verify_tracker_feed(&c->payload, ev.offset, ev.data, ev.len);
             break;
         case WIRE_EV_MESSAGE:
-            if (!on_request_done(c, &ev, ts, &closed)) {
-                if (closed || !flush_batch(c))
-                    return false;
-                pause_with(c, buf, len, ts);
-                return false;
-            }
+            st = on_request_done(c, &ev, ts);
             break;
         }
     }
-}
-
-/* Processes the stashed input after a pause, then reads again. */
-static void rconn_resume(struct seq_rconn *c)
-{
-    uint8_t *stash = c->stash;
-    size_t len = c->stash_len;
-    c->stash = NULL;
-    c->stash_len = 0;
-    c->paused = false;
-    bool alive = rconn_process(c, stash ? stash : (const uint8_t *)"", len, c->stash_ts);
-    free(stash);
-    if (alive)
-        want_events(c);
+    if (st == RCONN_PAUSED) {
+        if (!flush_batch(c))
+            return RCONN_GONE;
+        return pause_with(c, buf, len, ts);
+    }
+    return st;
 }
 
 /* ---- reading ----------------------------------------------------------------------- */
 
-static void rconn_read(struct seq_rconn *c)
+/* Handles the result n of one recv() that returned at now. */
+static enum rconn_status rconn_received(struct seq_rconn *c, ssize_t n, uint64_t now)
+{
+    if (n == -EAGAIN)
+        return RCONN_DRAINED;
+    if (n < 0) {
+        rconn_report(c, SEQ_V_IO_ERROR, NULL, "replier/recv: %s", strerror((int)-n));
+        rconn_close(c, true);
+        return RCONN_GONE;
+    }
+    if (n == 0) { /* the original closes silently at EOF */
+        rconn_close(c, false);
+        return RCONN_GONE;
+    }
+    c->bytes_rx += (uint64_t)n;
+    c->ping_pong = c->replies > 0 && now - c->last_reply_ns < SEQ_R_DIRECT_WAIT_US * NS_PER_US;
+    return rconn_process(c, c->w->rxbuf, (size_t)n, now);
+}
+
+static enum rconn_status rconn_read(struct seq_rconn *c)
 {
     struct seq_rworker *w = c->w;
     /* A bounded number of full reads per event, so one busy peer cannot starve the other
      * connections of this worker; epoll (level-triggered) reports the rest again. */
     for (int i = 0; i < SEQ_R_READS_PER_EVENT; i++) {
         ssize_t n = sock_recv(c->fd, w->rxbuf, w->rxcap);
-        uint64_t now = clock_mono_ns();
-        if (n == -EAGAIN)
-            return;
-        if (n < 0) {
-            rconn_report(c, SEQ_V_IO_ERROR, NULL, "replier/recv: %s", strerror((int)-n));
-            rconn_close(c, true);
-            return;
-        }
-        if (n == 0) { /* the original closes silently at EOF */
-            rconn_close(c, false);
-            return;
-        }
-        c->bytes_rx += (uint64_t)n;
-        if (!rconn_process(c, w->rxbuf, (size_t)n, now))
-            return;
-        if ((size_t)n < w->rxcap)
-            return;
+        enum rconn_status st = rconn_received(c, n, clock_mono_ns());
+        if (st != RCONN_READING || (size_t)n < w->rxcap)
+            return st;
+    }
+    return RCONN_READING;
+}
+
+/* Whether the worker may wait for c's next request in a blocking recv(): c is in a
+ * ping-pong, is the worker's only connection, and the worker has nothing else to do (no
+ * connection waiting to be adopted, no stop). */
+static bool direct_wait_ok(const struct seq_rconn *c)
+{
+    const struct seq_rworker *w = c->w;
+    return c->ping_pong && !c->paused && w->list == c && c->next == NULL &&
+           atomic_load(&w->adopting) == 0 && !loop_stopping(w->w->loop);
+}
+
+/* Makes c's socket blocking for the direct wait, or non-blocking again. While blocking,
+ * receive and send time out after SEQ_R_DIRECT_WAIT_US, so that a silent peer sends the
+ * worker back to epoll and a peer that does not read cannot hold a reply send forever (it
+ * then returns short, and the connection pauses as with a full non-blocking socket). */
+static int rconn_set_blocking(struct seq_rconn *c, bool blocking)
+{
+    if (blocking && !c->timeouts_set) {
+        struct timeval tv = {0, SEQ_R_DIRECT_WAIT_US};
+        if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+            setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
+            return -errno;
+        c->timeouts_set = true;
+    }
+    return sock_set_nonblock(c->fd, !blocking);
+}
+
+/* Answers c's requests from a blocking recv() while direct_wait_ok() holds: recv + send
+ * per round trip, no epoll. A connection posted to this worker meanwhile waits for the
+ * next request on c or the receive timeout (at most SEQ_R_DIRECT_WAIT_US). */
+static void rconn_wait_direct(struct seq_rconn *c)
+{
+    struct seq_rworker *w = c->w;
+    if (rconn_set_blocking(c, true) < 0)
+        return; /* stay on epoll */
+    enum rconn_status st;
+    do {
+        ssize_t n = sock_recv(c->fd, w->rxbuf, w->rxcap);
+        st = rconn_received(c, n, clock_mono_ns());
+    } while (st == RCONN_READING && direct_wait_ok(c));
+    if (st == RCONN_GONE)
+        return;
+    int rc = rconn_set_blocking(c, false);
+    if (rc < 0) { /* a blocking socket would stall the event loop */
+        rconn_report(c, SEQ_V_IO_ERROR, NULL, "replier/recv: fcntl: %s", strerror(-rc));
+        rconn_close(c, true);
     }
 }
 
@@ -474,26 +553,7 @@ static void on_rconn_events(struct loop *loop, struct loop_fd *h, uint32_t event
     (void)loop;
     struct seq_rconn *c = container_of(h, struct seq_rconn, lfd);
     if ((events & EPOLLOUT) && c->pend) {
-        ssize_t n = sock_send(c->fd, c->pend + c->pend_off, c->pend_len - c->pend_off);
-        if (n < 0 && n != -EAGAIN) {
-            rconn_report(c, SEQ_V_IO_ERROR, NULL, "send: %s", strerror((int)-n));
-            rconn_close(c, true);
-            return;
-        }
-        if (n > 0) {
-            c->bytes_tx += (uint64_t)n;
-            c->pend_off += (uint32_t)n;
-        }
-        if (c->pend_off == c->pend_len) {
-            free(c->pend);
-            c->pend = NULL;
-            c->pend_len = c->pend_off = 0;
-            if (!loop_timer_armed(&c->timer)) {
-                rconn_resume(c);
-                return;
-            }
-            want_events(c);
-        }
+        rconn_flush_pend(c);
         return;
     }
     if (c->paused) {
@@ -507,8 +567,9 @@ static void on_rconn_events(struct loop *loop, struct loop_fd *h, uint32_t event
         }
         return;
     }
-    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-        rconn_read(c);
+    if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && rconn_read(c) == RCONN_READING &&
+        direct_wait_ok(c))
+        rconn_wait_direct(c);
 }
 
 /* ---- accepting --------------------------------------------------------------------- */
@@ -524,6 +585,7 @@ static void worker_adopt(struct worker *wk, void *arg)
     struct accepted *a = arg;
     struct seq_rconn *c = calloc(1, sizeof *c);
     w->accepted++;
+    atomic_fetch_sub(&w->adopting, 1);
     if (!c || loop_add_fd(wk->loop, &c->lfd, a->fd, EPOLLIN, on_rconn_events) < 0) {
         seq_msg(w->run, "cannot take a connection: out of memory");
         w->closed_on_error++;
@@ -536,12 +598,25 @@ static void worker_adopt(struct worker *wk, void *arg)
     c->fd = a->fd;
     c->peer = a->peer;
     wire_parser_init(&c->rx, WIRE_REQUESTS);
-    loop_timer_init(&c->timer, on_reply_due);
+    loop_timer_init(&c->reply_timer, on_reply_due);
     c->next = w->list;
     if (w->list)
         w->list->prev = c;
     w->list = c;
     free(a);
+}
+
+/* Hands an accepted connection to the next worker, round robin. */
+static void hand_to_worker(struct seq_run *r, struct accepted *a)
+{
+    unsigned k = atomic_fetch_add(&r->next_worker, 1) % r->nworkers;
+    struct seq_rworker *w = &r->rworkers[k];
+    atomic_fetch_add(&w->adopting, 1); /* before the post: a direct wait must see it */
+    if (worker_post(w->w, worker_adopt, a) < 0) {
+        atomic_fetch_sub(&w->adopting, 1);
+        close(a->fd);
+        free(a);
+    }
 }
 
 static void on_listener_retry(struct loop *loop, struct loop_timer *t)
@@ -554,8 +629,7 @@ static void on_listener_events(struct loop *loop, struct loop_fd *h, uint32_t ev
 {
     (void)events;
     struct seq_listener *l = container_of(h, struct seq_listener, lfd);
-    struct seq_run *r = l->run;
-    for (int i = 0; i < 256; i++) {
+    for (int i = 0; i < SEQ_R_ACCEPTS_PER_EVENT; i++) {
         struct accepted *a = malloc(sizeof *a);
         if (!a)
             return;
@@ -566,7 +640,7 @@ static void on_listener_events(struct loop *loop, struct loop_fd *h, uint32_t ev
                 return;
             if (!l->said_error) {
                 l->said_error = true;
-                seq_msg(r, "accept: %s (new connections wait in the queue)", strerror(-fd));
+                seq_msg(l->run, "accept: %s (new connections wait in the queue)", strerror(-fd));
             }
             /* EMFILE and the like persist: stop polling the listener for a while instead
              * of spinning on it. */
@@ -575,11 +649,7 @@ static void on_listener_events(struct loop *loop, struct loop_fd *h, uint32_t ev
             return;
         }
         a->fd = fd;
-        unsigned k = atomic_fetch_add(&r->next_worker, 1) % r->nworkers;
-        if (worker_post(worker_pool_get(r->pool, k), worker_adopt, a) < 0) {
-            close(fd);
-            free(a);
-        }
+        hand_to_worker(l->run, a);
     }
 }
 
@@ -660,15 +730,8 @@ static void close_remaining(struct seq_run *r)
         while (w->list) {
             struct seq_rconn *c = w->list;
             w->list = c->next;
-            seq_viol_add(&w->viol, &c->viol);
-            w->messages += c->msgs;
-            w->replies += c->replies;
-            w->bytes_rx += c->bytes_rx;
-            w->bytes_tx += c->bytes_tx;
-            close(c->fd);
-            free(c->stash);
-            free(c->pend);
-            free(c);
+            rconn_fold_counts(w, c);
+            rconn_free(c);
         }
     }
     for (size_t i = 0; i < r->nlisteners; i++)

@@ -77,6 +77,48 @@ void seq_diag(struct seq_run *r, const struct seq_where *w, enum seq_viol kind,
     pthread_mutex_unlock(&r->out_lock);
 }
 
+void seq_conn_report(struct seq_run *r, struct seq_conn_log *log, const struct seq_where *w,
+                     enum seq_viol kind, const struct seq_at *at, const char *text)
+{
+    if (kind < SEQ_V_COUNT)
+        log->viol.n[kind]++;
+    if (r->mode == SEQ_MODE_SYNC && atomic_load(&r->fatal))
+        return;
+    if (log->lines >= SEQ_LINES_PER_CONN)
+        return;
+    log->lines++;
+    if (log->lines == SEQ_LINES_PER_CONN)
+        seq_diag(r, w, kind, at, "%s (further diagnostics on this connection are only counted)",
+                 text);
+    else
+        seq_diag(r, w, kind, at, "%s", text);
+}
+
+void seq_format_size_fault(char *buf, size_t len, const struct wire_event *ev)
+{
+    bool rsz = ev->bad_field == WIRE_BAD_RSZ;
+    unsigned v = rsz ? ev->hdr.rsz : ev->hdr.ssz;
+    bool big = v > WIRE_MSG_MAX;
+    snprintf(buf, len, "h->%s too %s (%u %s %d), closing connection", rsz ? "rsz" : "ssz",
+             big ? "big" : "small", v, big ? ">" : "<", big ? WIRE_MSG_MAX : WIRE_HDR_LEN);
+}
+
+void seq_format_payload_mismatch(char *buf, size_t len, struct seq_at *at, uint64_t seqno,
+                                 const struct verify_tracker *t, uint64_t msg_stream_off,
+                                 unsigned payload_len)
+{
+    *at = (struct seq_at){.has_seqno = true,
+                          .has_offset = true,
+                          .has_stream = true,
+                          .seqno = seqno,
+                          .offset = t->first,
+                          .stream_off = msg_stream_off + t->first};
+    snprintf(buf, len,
+             "payload mismatch at seqno %" PRIu64 " offset %u (stream offset %" PRIu64
+             "): got 0x%02x, expected 0x%02x (%u of %u payload bytes differ)",
+             seqno, t->first, at->stream_off, t->got, t->want, t->nbad, payload_len);
+}
+
 void seq_debug_char(struct seq_run *r, char ch)
 {
     (void)r;
@@ -110,17 +152,22 @@ static bool range_fixed(const struct seq_range *r)
     return r->min == r->max;
 }
 
+/* Draw k of a message: a value of range r from the message's random base. A fixed range
+ * needs no random bits, and skipping the mixing keeps -s with fixed sizes at full speed. */
+static uint64_t pick(const struct seq_range *r, uint64_t base, unsigned k)
+{
+    return seq_range_pick(r, range_fixed(r) ? 0 : verify_mix64(base ^ k));
+}
+
 void seq_draw_msg(const struct seq_config *c, uint64_t conn_seed, uint64_t seqno,
                   struct seq_draw *d)
 {
     bool wants_reply = c->rinterval && seqno % c->rinterval == 0;
-    bool fixed = range_fixed(&c->ssize) && range_fixed(&c->rsize) && range_fixed(&c->rdelay) &&
-                 range_fixed(&c->sdelay);
-    uint64_t base = fixed ? 0 : verify_mix64(conn_seed + seqno * 0x9E3779B97F4A7C15ULL);
-    d->ssz = (uint16_t)seq_range_pick(&c->ssize, fixed ? 0 : verify_mix64(base ^ 1));
-    d->rsz =
-        wants_reply ? (uint16_t)seq_range_pick(&c->rsize, fixed ? 0 : verify_mix64(base ^ 2)) : 0;
-    d->rdly =
-        wants_reply ? (uint32_t)seq_range_pick(&c->rdelay, fixed ? 0 : verify_mix64(base ^ 3)) : 0;
-    d->sdelay_ns = seq_range_pick(&c->sdelay, fixed ? 0 : verify_mix64(base ^ 4));
+    bool all_fixed = range_fixed(&c->ssize) && range_fixed(&c->rsize) && range_fixed(&c->rdelay) &&
+                     range_fixed(&c->sdelay);
+    uint64_t base = all_fixed ? 0 : verify_mix64(conn_seed + seqno * 0x9E3779B97F4A7C15ULL);
+    d->ssz = (uint16_t)pick(&c->ssize, base, 1);
+    d->rsz = wants_reply ? (uint16_t)pick(&c->rsize, base, 2) : 0;
+    d->rdly = wants_reply ? (uint32_t)pick(&c->rdelay, base, 3) : 0;
+    d->sdelay_ns = pick(&c->sdelay, base, 4);
 }

@@ -24,6 +24,7 @@
 #include "core/worker.h"
 #include "seqtest/config.h"
 #include "seqtest/summary.h"
+#include "seqtest/verify.h"
 #include "seqtest/wire.h"
 
 /* At most this many diagnostic lines per connection; the rest are only counted. */
@@ -51,6 +52,12 @@ struct seq_at {
     uint64_t stream_off;
 };
 
+/* What a connection has reported: its violations by kind and the lines it printed. */
+struct seq_conn_log {
+    uint16_t lines;
+    struct seq_viol_counts viol;
+};
+
 /* A sample for the dump file (kept only with dump=). */
 struct seq_dump_rec {
     uint32_t conn;
@@ -72,7 +79,8 @@ struct seq_sworker {
     size_t nlat, caplat;
     struct seq_dump_rec *dump;
     size_t ndump, capdump;
-    struct hist hist;
+    struct hist latency_hist;    /* round trip minus the replier's processing time */
+    struct hist round_trip_hist; /* the raw round trip, now - ts1 */
     struct seq_sconn **conns;
     size_t nconns;
     size_t next_open, inflight; /* connects started and still in flight */
@@ -87,9 +95,11 @@ struct seq_rworker {
     size_t rxcap, txcap;
     size_t txlen;                  /* replies batched in txbuf, not yet sent */
     struct seq_rconn *batch_owner; /* the connection whose replies txbuf holds */
-    struct seq_rconn *list;        /* every open connection (for the final cleanup) */
+    struct seq_rconn *list;        /* every open connection */
+    atomic_uint adopting;          /* connections posted to this worker, not yet adopted */
+    /* figures of the connections already closed (the open ones are added at the end) */
     uint64_t accepted, closed_on_error, messages, replies, bytes_rx, bytes_tx;
-    struct seq_viol_counts viol; /* of connections already closed */
+    struct seq_viol_counts viol;
 };
 
 struct seq_listener {
@@ -136,7 +146,7 @@ struct seq_run {
     /* results, filled by seq_collect() after the workers are joined */
     bool collected;
     struct seq_stats stats;
-    struct hist hist;
+    struct hist latency_hist, round_trip_hist; /* merged from the workers' */
     struct seq_viol_counts viol;
     uint64_t messages, replies_expected, replies, bytes_sent, bytes_rx;
     uint64_t accepted, closed_on_error; /* replier */
@@ -144,7 +154,6 @@ struct seq_run {
     /* the first error that ends the run (text without "seqtest: ") and the exit code */
     char error[512];
     int exit_code;
-    bool interrupted;
 };
 
 /* Prints "seqtest: <text>" to stderr under the output lock (a run-level message). */
@@ -156,6 +165,26 @@ void seq_msg(struct seq_run *r, const char *fmt, ...) __attribute__((format(prin
  * Any thread. */
 void seq_diag(struct seq_run *r, const struct seq_where *w, enum seq_viol kind,
               const struct seq_at *at, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Counts a violation of kind in log (SEQ_V_COUNT: an explanatory line, not counted) and
+ * prints text as a diagnostic (seq_diag) while the connection has lines left: at most
+ * SEQ_LINES_PER_CONN, the last one saying that the rest are only counted. Once a -S fault
+ * has stopped the run nothing more is printed, as the original exits at its first fault.
+ * The thread that owns the connection. */
+void seq_conn_report(struct seq_run *r, struct seq_conn_log *log, const struct seq_where *w,
+                     enum seq_viol kind, const struct seq_at *at, const char *text);
+
+/* The diagnostic for a WIRE_EV_BAD_SIZE event ev: "h->ssz too big (V > 8000), closing
+ * connection", "h->rsz too small (V < 40), ..." */
+void seq_format_size_fault(char *buf, size_t len, const struct wire_event *ev);
+
+/* The diagnostic for a payload check t that found wrong bytes in message seqno, which
+ * starts at stream offset msg_stream_off and has payload_len payload bytes: "payload
+ * mismatch at seqno S offset K (stream offset O): got 0xGG, expected 0xWW (N of L payload
+ * bytes differ)". *at receives the position (seqno, offset, stream offset). */
+void seq_format_payload_mismatch(char *buf, size_t len, struct seq_at *at, uint64_t seqno,
+                                 const struct verify_tracker *t, uint64_t msg_stream_off,
+                                 unsigned payload_len);
 
 /* One -d character through stdout's buffer (under stdio's own lock). */
 void seq_debug_char(struct seq_run *r, char ch);

@@ -11,7 +11,11 @@
  *
  * With sdelay 0 the asynchronous sender fills a per-worker buffer with as many messages as
  * fit and writes them with one send(), so 40-byte messages are not one syscall each. Bytes
- * the kernel did not take are copied to a small per-connection buffer until it drains. */
+ * the kernel did not take are copied to a small per-connection buffer until it drains.
+ *
+ * With -S, a worker that owns a single connection does not use epoll at all: it writes the
+ * request and waits for the reply in a blocking recv() (sync_wait_direct), two system
+ * calls per round trip. */
 #include "seqtest/sender.h"
 
 #include <errno.h>
@@ -30,6 +34,11 @@
 #define SEQ_RXBUF (64 * 1024)
 #define SEQ_BATCHES_PER_EVENT 8
 #define SEQ_READS_PER_EVENT 8
+/* Sample arrays are allocated for up to this many replies per worker before the run, so
+ * that no reallocation (and copy) happens while round trips are being timed. */
+#define SEQ_SAMPLES_RESERVED (1u << 20)
+/* -S direct wait: how often a blocking recv() or send() looks at the stop flag. */
+#define SEQ_DIRECT_TIMEOUT_US 100000
 
 enum send_result {
     SEND_FAILED = -1,
@@ -37,7 +46,6 @@ enum send_result {
     SEND_DONE = 1,
 };
 
-static void sconn_pump(struct seq_sconn *c);
 static bool sync_next(struct seq_sconn *c);
 
 /* ---- reporting --------------------------------------------------------------------- */
@@ -47,29 +55,13 @@ static struct seq_run *run_of(const struct seq_sconn *c)
     return c->w->run;
 }
 
-/* Counts a violation of kind (SEQ_V_COUNT: none) and prints its line while the connection
- * has lines left. After a -S fault has stopped the run, other connections stay quiet. */
 static void sconn_vreport(struct seq_sconn *c, enum seq_viol kind, const struct seq_at *at,
                           const char *fmt, va_list ap)
 {
-    struct seq_run *r = run_of(c);
     char text[512];
     vsnprintf(text, sizeof text, fmt, ap);
-    if (kind < SEQ_V_COUNT)
-        c->viol.n[kind]++;
-    if (r->mode == SEQ_MODE_SYNC && atomic_load(&r->fatal))
-        return;
-    if (c->lines >= SEQ_LINES_PER_CONN)
-        return;
-    c->lines++;
     struct seq_where where = {false, c->id, &c->target->addr};
-    if (c->lines == SEQ_LINES_PER_CONN)
-        seq_diag(r, &where, kind, at,
-                 "%s (further diagnostics on this connection are only "
-                 "counted)",
-                 text);
-    else
-        seq_diag(r, &where, kind, at, "%s", text);
+    seq_conn_report(run_of(c), &c->log, &where, kind, at, text);
 }
 
 static void sconn_report(struct seq_sconn *c, enum seq_viol kind, const struct seq_at *at,
@@ -104,7 +96,7 @@ static void on_all_connected(void *arg);
 static void sconn_close(struct seq_sconn *c)
 {
     struct loop *loop = c->w->w->loop;
-    loop_timer_cancel(loop, &c->timer);
+    loop_timer_cancel(loop, &c->delay_timer);
     if (c->fd >= 0) {
         loop_del_fd(loop, &c->lfd);
         close(c->fd);
@@ -163,6 +155,16 @@ static void run_abort(struct seq_sworker *w, const char *text)
         seq_msg(r, "%s", text);
     if (!atomic_exchange(&r->fatal, true))
         worker_post_control(w->w, on_control_stop, r);
+}
+
+/* The connection could not be set up: keep why, and stop the run. */
+static void sconn_setup_failed(struct seq_sconn *c, const char *text)
+{
+    sconn_close(c);
+    c->state = SCONN_FAILED;
+    if (!c->error)
+        c->error = strdup(text);
+    run_abort(c->w, text);
 }
 
 /* ---- sending ----------------------------------------------------------------------- */
@@ -251,45 +253,55 @@ static void note_sent(struct seq_sconn *c, uint64_t ts1)
 
 static void arm_delay(struct seq_sconn *c, uint64_t delay_ns)
 {
-    loop_timer_arm(c->w->w->loop, &c->timer, clock_mono_ns() + delay_ns);
+    loop_timer_arm(c->w->w->loop, &c->delay_timer, clock_mono_ns() + delay_ns);
+}
+
+/* -s: builds into the worker's buffer as many of the next messages as fit, all stamped
+ * ts1, and stops before a message whose send delay has not been waited yet. Returns the
+ * bytes built; *delay_ns receives that delay (0 when none stopped the batch). */
+static size_t async_build_batch(struct seq_sconn *c, uint64_t ts1, uint64_t *delay_ns)
+{
+    struct seq_sworker *w = c->w;
+    const struct seq_config *cfg = w->run->cfg;
+    bool paced = cfg->sdelay.max > 0;
+    size_t len = 0;
+    *delay_ns = 0;
+    while (c->next_seqno < cfg->count) {
+        struct seq_draw d;
+        seq_draw_msg(cfg, c->seed, c->next_seqno, &d);
+        if (paced && d.sdelay_ns > 0 && !c->delay_done) {
+            *delay_ns = d.sdelay_ns;
+            break;
+        }
+        if (len + d.ssz > w->txcap)
+            break;
+        c->delay_done = false;
+        build_message(c, w->txbuf + len, c->next_seqno, ts1, &d);
+        len += d.ssz;
+        note_sent(c, ts1);
+    }
+    return len;
 }
 
 /* -s: builds and sends messages until the socket is full, a delay is due, or all are sent. */
 static void async_pump(struct seq_sconn *c)
 {
-    struct seq_sworker *w = c->w;
-    const struct seq_config *cfg = w->run->cfg;
-    if (c->pend) {
-        enum send_result sr = sconn_flush_pend(c);
-        if (sr != SEND_DONE)
-            return;
-    }
-    bool paced = cfg->sdelay.max > 0;
+    const struct seq_config *cfg = run_of(c)->cfg;
+    if (c->pend && sconn_flush_pend(c) != SEND_DONE)
+        return;
     for (int batch = 0; c->next_seqno < cfg->count; batch++) {
         if (batch == SEQ_BATCHES_PER_EVENT) {
             want_output(c, true); /* writable: the loop calls back after other work */
             return;
         }
-        size_t len = 0;
-        uint64_t ts1 = clock_mono_ns();
-        while (c->next_seqno < cfg->count) {
-            struct seq_draw d;
-            seq_draw_msg(cfg, c->seed, c->next_seqno, &d);
-            if (paced && d.sdelay_ns > 0 && !c->delay_done) {
-                if (len > 0)
-                    break; /* send what is built, then wait */
-                want_output(c, false);
-                arm_delay(c, d.sdelay_ns);
-                return;
-            }
-            if (len + d.ssz > w->txcap)
-                break;
-            c->delay_done = false;
-            build_message(c, w->txbuf + len, c->next_seqno, ts1, &d);
-            len += d.ssz;
-            note_sent(c, ts1);
+        uint64_t delay_ns;
+        size_t len = async_build_batch(c, clock_mono_ns(), &delay_ns);
+        if (len == 0 && delay_ns > 0) { /* what was built before the delay is sent */
+            want_output(c, false);
+            arm_delay(c, delay_ns);
+            return;
         }
-        if (sconn_send(c, w->txbuf, len) != SEND_DONE)
+        if (sconn_send(c, c->w->txbuf, len) != SEND_DONE)
             return;
     }
     c->sent_all = true;
@@ -330,20 +342,19 @@ static bool sync_next(struct seq_sconn *c)
     return c->state == SCONN_RUNNING;
 }
 
-static void sconn_pump(struct seq_sconn *c)
+/* The socket is writable: send what waits. */
+static void sconn_on_writable(struct seq_sconn *c)
 {
-    if (run_of(c)->mode == SEQ_MODE_SYNC) {
-        if (c->pend && sconn_flush_pend(c) == SEND_DONE)
-            want_output(c, false);
-    } else {
+    if (run_of(c)->mode != SEQ_MODE_SYNC)
         async_pump(c);
-    }
+    else if (c->pend && sconn_flush_pend(c) == SEND_DONE)
+        want_output(c, false);
 }
 
 static void on_delay(struct loop *loop, struct loop_timer *t)
 {
     (void)loop;
-    struct seq_sconn *c = container_of(t, struct seq_sconn, timer);
+    struct seq_sconn *c = container_of(t, struct seq_sconn, delay_timer);
     if (c->state != SCONN_RUNNING)
         return;
     if (run_of(c)->mode == SEQ_MODE_SYNC) {
@@ -354,36 +365,31 @@ static void on_delay(struct loop *loop, struct loop_timer *t)
     }
 }
 
-/* ---- replies ----------------------------------------------------------------------- */
+/* ---- samples ----------------------------------------------------------------------- */
 
-static void record_sample(struct seq_sconn *c, const struct wire_hdr *h, uint64_t lat)
+/* Room for element n of an array of cap elements of size bytes: v itself, or v grown
+ * (doubled) with *cap updated; NULL when out of memory (v is then unchanged). */
+static void *grow_for(void *v, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return v;
+    size_t ncap = *cap ? *cap * 2 : 1024;
+    void *p = realloc(v, ncap * size);
+    if (p)
+        *cap = ncap;
+    return p;
+}
+
+static void keep_dump_record(struct seq_sconn *c, const struct wire_hdr *h, uint64_t lat)
 {
     struct seq_sworker *w = c->w;
     struct seq_run *r = w->run;
-    if (w->nlat == w->caplat) {
-        size_t cap = w->caplat ? w->caplat * 2 : 1024;
-        uint64_t *v = realloc(w->lat, cap * sizeof *v);
-        if (!v) {
-            w->oom = true;
-            return;
-        }
-        w->lat = v;
-        w->caplat = cap;
-    }
-    w->lat[w->nlat++] = lat;
-    hist_record(&w->hist, lat);
-    if (!r->dump)
+    struct seq_dump_rec *v = grow_for(w->dump, &w->capdump, w->ndump, sizeof *v);
+    if (!v) {
+        w->oom = true;
         return;
-    if (w->ndump == w->capdump) {
-        size_t cap = w->capdump ? w->capdump * 2 : 1024;
-        struct seq_dump_rec *v = realloc(w->dump, cap * sizeof *v);
-        if (!v) {
-            w->oom = true;
-            return;
-        }
-        w->dump = v;
-        w->capdump = cap;
     }
+    w->dump = v;
     bool sync = r->mode == SEQ_MODE_SYNC;
     w->dump[w->ndump++] = (struct seq_dump_rec){
         .conn = c->id,
@@ -394,17 +400,35 @@ static void record_sample(struct seq_sconn *c, const struct wire_hdr *h, uint64_
     };
 }
 
+/* One reply's sample: rtt is the raw round trip, lat the latency (rtt minus the replier's
+ * processing time) that the summary and the dump file report. */
+static void record_sample(struct seq_sconn *c, const struct wire_hdr *h, uint64_t rtt, uint64_t lat)
+{
+    struct seq_sworker *w = c->w;
+    uint64_t *v = grow_for(w->lat, &w->caplat, w->nlat, sizeof *v);
+    if (!v) {
+        w->oom = true;
+        return;
+    }
+    w->lat = v;
+    w->lat[w->nlat++] = lat;
+    hist_record(&w->latency_hist, lat);
+    hist_record(&w->round_trip_hist, rtt);
+    if (w->run->dump)
+        keep_dump_record(c, h, lat);
+}
+
+/* ---- replies ----------------------------------------------------------------------- */
+
 static bool size_fault(struct seq_sconn *c, const struct wire_event *ev)
 {
-    bool rsz = ev->bad_field == WIRE_BAD_RSZ;
-    unsigned v = rsz ? ev->hdr.rsz : ev->hdr.ssz;
     struct seq_at at = {.has_seqno = true,
                         .seqno = c->replies_rx,
                         .has_stream = true,
                         .stream_off = ev->msg_stream_off};
-    sconn_fail(c, SEQ_V_SIZE, &at, "h->%s too %s (%u %s %d), closing connection",
-               rsz ? "rsz" : "ssz", v > WIRE_MSG_MAX ? "big" : "small", v,
-               v > WIRE_MSG_MAX ? ">" : "<", v > WIRE_MSG_MAX ? WIRE_MSG_MAX : WIRE_HDR_LEN);
+    char text[128];
+    seq_format_size_fault(text, sizeof text, ev);
+    sconn_fail(c, SEQ_V_SIZE, &at, "%s", text);
     return false;
 }
 
@@ -460,43 +484,47 @@ static bool sync_reply_header(struct seq_sconn *c, const struct wire_event *ev)
     return true;
 }
 
-/* -s: the original's non-fatal checks, plus the plausibility checks of -o verify, after
- * which a fault means the framing is lost. Returns false when the connection ended. */
-static bool async_reply_header(struct seq_sconn *c, const struct wire_event *ev, uint64_t now)
+/* -s: the original's checks, all non-fatal: seqno continuity, ts1 order, time travel and
+ * the processing cost. Returns false when one of them failed. */
+static bool async_original_checks(struct seq_sconn *c, const struct wire_hdr *h, uint64_t now,
+                                  const struct seq_at *at)
 {
-    const struct wire_hdr *h = &ev->hdr;
-    const struct seq_config *cfg = run_of(c)->cfg;
-    struct seq_at at = {
-        .has_seqno = true, .seqno = h->seqno, .has_stream = true, .stream_off = ev->msg_stream_off};
     bool ok = true;
     if (h->seqno != c->expect_reply_seqno) {
-        sconn_report(c, SEQ_V_SEQNO, &at, "reply seqno out of order (%" PRIu64 " != %" PRIu64 ")!!",
+        sconn_report(c, SEQ_V_SEQNO, at, "reply seqno out of order (%" PRIu64 " != %" PRIu64 ")!!",
                      h->seqno, c->expect_reply_seqno);
         ok = false;
     }
     c->expect_reply_seqno = h->seqno + 1;
     if (c->have_prev && h->ts1 < c->prev_ts1) {
-        sconn_report(c, SEQ_V_TS1_BACKWARDS, &at, "ts1 backwards %" PRIu64 " < %" PRIu64 " !!",
+        sconn_report(c, SEQ_V_TS1_BACKWARDS, at, "ts1 backwards %" PRIu64 " < %" PRIu64 " !!",
                      h->ts1, c->prev_ts1);
         ok = false;
     }
     if (c->have_prev && now < c->prev_ts1) {
-        sconn_report(c, SEQ_V_TIME_TRAVEL, &at, "time-travelling packet");
+        sconn_report(c, SEQ_V_TIME_TRAVEL, at, "time-travelling packet");
         ok = false;
     }
     if (h->ts3 < h->ts2) {
-        sconn_report(c, SEQ_V_NEGATIVE_COST, &at,
+        sconn_report(c, SEQ_V_NEGATIVE_COST, at,
                      "negative packet processing cost (ts3 %" PRIu64 " < ts2 %" PRIu64 ")", h->ts3,
                      h->ts2);
         ok = false;
     }
     c->prev_ts1 = h->ts1;
     c->have_prev = true;
-    if (!cfg->verify)
-        return true;
+    return ok;
+}
 
+/* -s -o verify: the echoed ts1 must be one this connection sent, and the echoed sizes and
+ * delay those its request asked for. Returns false when one of them failed. */
+static bool async_verify_checks(struct seq_sconn *c, const struct wire_hdr *h, uint64_t now,
+                                const struct seq_at *at)
+{
+    const struct seq_config *cfg = run_of(c)->cfg;
+    bool ok = true;
     if (h->ts1 < c->first_ts1 || h->ts1 > now) {
-        sconn_report(c, SEQ_V_TS1_MISMATCH, &at,
+        sconn_report(c, SEQ_V_TS1_MISMATCH, at,
                      "mismatched timestamps: reply %" PRIu64 " ts1 %" PRIu64 " outside [%" PRIu64
                      ", %" PRIu64 "]",
                      h->seqno, h->ts1, c->first_ts1, now);
@@ -507,10 +535,23 @@ static bool async_reply_header(struct seq_sconn *c, const struct wire_event *ev,
     seq_draw_msg(cfg, c->seed, req, &d);
     char text[300];
     if (!echo_ok(h, req, &d, text, sizeof text)) {
-        sconn_report(c, SEQ_V_ECHO, &at, "%s", text);
+        sconn_report(c, SEQ_V_ECHO, at, "%s", text);
         ok = false;
     }
-    if (!ok) {
+    return ok;
+}
+
+/* -s: the original's checks, then, with -o verify, the plausibility checks, after which a
+ * fault means the framing is lost. Returns false when the connection ended. */
+static bool async_reply_header(struct seq_sconn *c, const struct wire_event *ev, uint64_t now)
+{
+    const struct wire_hdr *h = &ev->hdr;
+    struct seq_at at = {
+        .has_seqno = true, .seqno = h->seqno, .has_stream = true, .stream_off = ev->msg_stream_off};
+    bool ok = async_original_checks(c, h, now, &at);
+    if (!run_of(c)->cfg->verify)
+        return true;
+    if (!async_verify_checks(c, h, now, &at) || !ok) {
         sconn_fail(c, SEQ_V_COUNT, &at, "reply header damaged, framing lost, closing connection");
         return false;
     }
@@ -522,50 +563,41 @@ static bool on_reply_header(struct seq_sconn *c, const struct wire_event *ev, ui
     bool sync = run_of(c)->mode == SEQ_MODE_SYNC;
     if (!(sync ? sync_reply_header(c, ev) : async_reply_header(c, ev, now)))
         return false;
-    c->vkey = verify_key(c->id, VERIFY_REPLY, ev->hdr.seqno, ev->hdr.ts1);
-    c->vbad = 0;
+    if (run_of(c)->cfg->verify)
+        verify_tracker_start(&c->payload,
+                             verify_key(c->id, VERIFY_REPLY, ev->hdr.seqno, ev->hdr.ts1));
     return true;
 }
 
-static void on_reply_payload(struct seq_sconn *c, const struct wire_event *ev)
+/* Reports the wrong payload bytes of a complete reply; with -S the connection fails.
+ * Returns false when the connection ended. */
+static bool payload_fault(struct seq_sconn *c, const struct wire_event *ev)
 {
-    if (!run_of(c)->cfg->verify)
-        return;
-    size_t nbad = 0;
-    uint8_t want = 0;
-    size_t i = verify_check(c->vkey, ev->offset, ev->data, ev->len, &nbad, &want);
-    if (nbad == 0)
-        return;
-    if (c->vbad == 0) {
-        c->vfirst = ev->offset + (uint32_t)i;
-        c->vgot = ev->data[i];
-        c->vwant = want;
+    const struct wire_hdr *h = &ev->hdr;
+    char text[256];
+    struct seq_at at;
+    seq_format_payload_mismatch(text, sizeof text, &at, h->seqno, &c->payload, ev->msg_stream_off,
+                                h->rsz - WIRE_HDR_LEN);
+    if (run_of(c)->mode == SEQ_MODE_SYNC) {
+        sconn_fail(c, SEQ_V_PAYLOAD, &at, "%s", text);
+        return false;
     }
-    c->vbad += (uint32_t)nbad;
+    sconn_report(c, SEQ_V_PAYLOAD, &at, "%s", text);
+    return true;
 }
 
-/* A complete reply. Returns false when the connection ended. */
+/* A complete reply, received at now. Returns false when the connection ended. */
 static bool on_reply_done(struct seq_sconn *c, const struct wire_event *ev, uint64_t now)
 {
     const struct wire_hdr *h = &ev->hdr;
     struct seq_run *r = run_of(c);
-    if (c->vbad) {
-        struct seq_at at = {true, true, true, h->seqno, c->vfirst, ev->msg_stream_off + c->vfirst};
-        const char *fmt = "payload mismatch at seqno %" PRIu64 " offset %u (stream offset %" PRIu64
-                          "): got 0x%02x, expected 0x%02x (%u of %u payload bytes differ)";
-        if (r->mode == SEQ_MODE_SYNC) {
-            sconn_fail(c, SEQ_V_PAYLOAD, &at, fmt, h->seqno, c->vfirst, at.stream_off, c->vgot,
-                       c->vwant, c->vbad, h->rsz - WIRE_HDR_LEN);
-            return false;
-        }
-        sconn_report(c, SEQ_V_PAYLOAD, &at, fmt, h->seqno, c->vfirst, at.stream_off, c->vgot,
-                     c->vwant, c->vbad, h->rsz - WIRE_HDR_LEN);
-    }
+    if (c->payload.nbad && !payload_fault(c, ev))
+        return false;
     /* Every reply is a sample, as in the original; implausible timestamps (already
      * reported) count as 0 instead of wrapping around. */
     uint64_t rtt = now >= h->ts1 ? now - h->ts1 : 0;
     uint64_t cost = h->ts3 >= h->ts2 ? h->ts3 - h->ts2 : 0;
-    record_sample(c, h, rtt > cost ? rtt - cost : 0);
+    record_sample(c, h, rtt, rtt > cost ? rtt - cost : 0);
     c->replies_rx++;
     if (r->debug)
         seq_debug_char(r, '<');
@@ -593,7 +625,8 @@ static bool process_replies(struct seq_sconn *c, const uint8_t *buf, size_t len,
                 return false;
             break;
         case WIRE_EV_PAYLOAD:
-            on_reply_payload(c, &ev);
+            if (run_of(c)->cfg->verify)
+                verify_tracker_feed(&c->payload, ev.offset, ev.data, ev.len);
             break;
         case WIRE_EV_MESSAGE:
             if (!on_reply_done(c, &ev, now))
@@ -603,10 +636,9 @@ static bool process_replies(struct seq_sconn *c, const uint8_t *buf, size_t len,
     }
 }
 
-/* Handles the result n of one recv() at time now. Returns true when the caller may read
- * again (the connection is still running and the read filled the buffer, or for the direct
- * path, is still running). */
-static bool sconn_after_recv(struct seq_sconn *c, ssize_t n, uint64_t now)
+/* Handles the result n of one recv() that returned at now. Returns true when more may be
+ * waiting: the connection still runs and the read filled the buffer. */
+static bool sconn_received(struct seq_sconn *c, ssize_t n, uint64_t now)
 {
     struct seq_sworker *w = c->w;
     if (n == -EAGAIN)
@@ -642,22 +674,29 @@ static void sconn_read(struct seq_sconn *c)
      * level-triggered and reports the rest. */
     for (int i = 0; i < SEQ_READS_PER_EVENT; i++) {
         ssize_t n = sock_recv(c->fd, w->rxbuf, w->rxcap);
-        if (!sconn_after_recv(c, n, clock_mono_ns()))
+        if (!sconn_received(c, n, clock_mono_ns()))
             return;
     }
 }
 
+/* Makes the socket blocking, with timeouts so that the wait looks at the stop flag. The
+ * timeouts come first: when they cannot be set the socket stays non-blocking. */
+static bool set_blocking_with_timeouts(int fd)
+{
+    struct timeval tv = {0, SEQ_DIRECT_TIMEOUT_US};
+    return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
+           setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0 &&
+           sock_set_nonblock(fd, false) == 0;
+}
+
 /* -S with one connection on the worker: the reply is read with a blocking recv() right
  * after the request is written, one syscall fewer per round trip than waiting in epoll.
- * The receive and send timeouts (100 ms) let it notice a stop request. Processing a reply
- * sends the next request (sync_next), so this loop only reads. */
-static void sync_direct(struct seq_sconn *c)
+ * Processing a reply sends the next request (sync_next), so this loop only reads; it
+ * ends with the connection or when the worker is stopped. */
+static void sync_wait_direct(struct seq_sconn *c)
 {
     struct loop *loop = c->w->w->loop;
-    struct timeval tv = {0, 100000};
-    if (sock_set_nonblock(c->fd, false) < 0 ||
-        setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
-        setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
+    if (!set_blocking_with_timeouts(c->fd)) {
         c->direct = false;
         sync_next(c);
         return;
@@ -673,9 +712,8 @@ static void sync_direct(struct seq_sconn *c)
         }
         ssize_t n = sock_recv(c->fd, c->w->rxbuf, c->w->rxcap);
         uint64_t now = clock_mono_ns();
-        if (n == -EAGAIN || n == -EWOULDBLOCK)
-            continue; /* the timeout: look at the stop flag */
-        sconn_after_recv(c, n, now);
+        if (n != -EAGAIN) /* EAGAIN: the timeout, to look at the stop flag */
+            sconn_received(c, n, now);
     }
 }
 
@@ -691,11 +729,7 @@ static void on_connected(struct seq_sconn *c)
         char addr[SOCK_ADDR_STRLEN], text[300];
         snprintf(text, sizeof text, "connect to %s: %s",
                  sock_addr_format(&c->target->addr, addr, sizeof addr), strerror(-rc));
-        run_abort(c->w, text);
-        sconn_close(c);
-        c->state = SCONN_FAILED;
-        if (!c->error)
-            c->error = strdup(text);
+        sconn_setup_failed(c, text);
         return;
     }
     sock_local_addr(c->fd, &c->local);
@@ -721,7 +755,7 @@ static void on_sconn_events(struct loop *loop, struct loop_fd *h, uint32_t event
             return;
     }
     if ((events & EPOLLOUT) && c->state == SCONN_RUNNING)
-        sconn_pump(c);
+        sconn_on_writable(c);
 }
 
 static int sconn_open(struct seq_sconn *c, char *err, size_t errlen)
@@ -766,9 +800,7 @@ static void worker_open_more(struct seq_sworker *w)
         struct seq_sconn *c = w->conns[w->next_open++];
         char err[400];
         if (sconn_open(c, err, sizeof err) < 0) {
-            c->state = SCONN_FAILED;
-            c->error = strdup(err);
-            run_abort(w, err);
+            sconn_setup_failed(c, err);
             return;
         }
         w->inflight++;
@@ -790,7 +822,7 @@ static void worker_start(struct worker *wk, void *arg)
             async_pump(c);
         } else if (w->nconns == 1) {
             c->direct = true;
-            sync_direct(c);
+            sync_wait_direct(c);
         } else {
             sync_next(c);
         }
@@ -828,41 +860,73 @@ static size_t tx_capacity(const struct seq_run *r, size_t nconns)
     return cap;
 }
 
+/* Allocates the sample arrays for the replies the worker's connections expect (up to
+ * SEQ_SAMPLES_RESERVED; beyond that they grow). Pages not yet used cost no memory. */
+static bool reserve_samples(struct seq_sworker *w)
+{
+    uint64_t want = 0;
+    for (size_t i = 0; i < w->nconns; i++)
+        want += w->conns[i]->replies_expected;
+    if (want > SEQ_SAMPLES_RESERVED)
+        want = SEQ_SAMPLES_RESERVED;
+    if (want == 0)
+        return true;
+    w->lat = malloc(want * sizeof *w->lat);
+    w->caplat = w->lat ? want : 0;
+    if (w->run->dump) {
+        w->dump = malloc(want * sizeof *w->dump);
+        w->capdump = w->dump ? want : 0;
+    }
+    return w->lat && (!w->run->dump || w->dump);
+}
+
+static bool init_worker(struct seq_run *r, unsigned k, size_t conns_per_worker)
+{
+    struct seq_sworker *w = &r->sworkers[k];
+    w->run = r;
+    w->w = worker_pool_get(r->pool, k);
+    w->w->state = w;
+    w->rxcap = SEQ_RXBUF;
+    w->txcap = tx_capacity(r, conns_per_worker);
+    w->rxbuf = malloc(w->rxcap);
+    w->txbuf = malloc(w->txcap);
+    w->conns = calloc(conns_per_worker ? conns_per_worker : 1, sizeof *w->conns);
+    hist_init(&w->latency_hist, HIST_SUB_BITS_DEFAULT);
+    hist_init(&w->round_trip_hist, HIST_SUB_BITS_DEFAULT);
+    return w->rxbuf && w->txbuf && w->conns;
+}
+
+/* Connection i goes to target i mod targets and runs on worker i mod workers. */
+static void init_conn(struct seq_run *r, size_t i)
+{
+    const struct seq_config *cfg = r->cfg;
+    struct seq_sconn *c = &r->conns[i];
+    struct seq_sworker *w = &r->sworkers[i % r->nworkers];
+    c->w = w;
+    c->id = (uint32_t)i;
+    c->fd = -1;
+    c->target = &r->targets[i % r->ntargets];
+    c->seed = seq_conn_seed(r->seed, c->id);
+    loop_timer_init(&c->delay_timer, on_delay);
+    wire_parser_init(&c->rx, WIRE_REPLIES);
+    c->replies_expected = cfg->rinterval ? (cfg->count + cfg->rinterval - 1) / cfg->rinterval : 0;
+    w->conns[w->nconns++] = c;
+}
+
 static int setup_workers(struct seq_run *r, char *err, size_t errlen)
 {
     r->sworkers = calloc(r->nworkers, sizeof *r->sworkers);
     if (!r->sworkers)
         goto oom;
     size_t per = (r->nconns + r->nworkers - 1) / r->nworkers;
-    for (unsigned k = 0; k < r->nworkers; k++) {
-        struct seq_sworker *w = &r->sworkers[k];
-        w->run = r;
-        w->w = worker_pool_get(r->pool, k);
-        w->w->state = w;
-        w->rxcap = SEQ_RXBUF;
-        w->txcap = tx_capacity(r, per);
-        w->rxbuf = malloc(w->rxcap);
-        w->txbuf = malloc(w->txcap);
-        w->conns = calloc(per ? per : 1, sizeof *w->conns);
-        if (!w->rxbuf || !w->txbuf || !w->conns)
+    for (unsigned k = 0; k < r->nworkers; k++)
+        if (!init_worker(r, k, per))
             goto oom;
-        hist_init(&w->hist, HIST_SUB_BITS_DEFAULT);
-    }
-    for (size_t i = 0; i < r->nconns; i++) {
-        struct seq_sconn *c = &r->conns[i];
-        struct seq_sworker *w = &r->sworkers[i % r->nworkers];
-        c->w = w;
-        c->id = (uint32_t)i;
-        c->fd = -1;
-        c->target = &r->targets[i % r->ntargets];
-        c->seed = seq_conn_seed(r->seed, c->id);
-        loop_timer_init(&c->timer, on_delay);
-        wire_parser_init(&c->rx, WIRE_REPLIES);
-        const struct seq_config *cfg = r->cfg;
-        c->replies_expected =
-            cfg->rinterval ? (cfg->count + cfg->rinterval - 1) / cfg->rinterval : 0;
-        w->conns[w->nconns++] = c;
-    }
+    for (size_t i = 0; i < r->nconns; i++)
+        init_conn(r, i);
+    for (unsigned k = 0; k < r->nworkers; k++)
+        if (!reserve_samples(&r->sworkers[k]))
+            goto oom;
     return 0;
 oom:
     snprintf(err, errlen, "out of memory setting up %zu connections", r->nconns);
@@ -897,7 +961,6 @@ int seq_sender_run(struct seq_run *r)
         r->finish_ns = clock_mono_ns();
     worker_pool_stop(r->pool);
     if (!r->finished && !atomic_load(&r->fatal)) {
-        r->interrupted = true;
         if (seq_run_set_error(r, 1, "interrupted by a signal"))
             seq_msg(r, "interrupted by a signal");
     }

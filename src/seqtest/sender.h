@@ -10,6 +10,7 @@
 #include "core/sock.h"
 #include "seqtest/run.h"
 #include "seqtest/summary.h"
+#include "seqtest/verify.h"
 #include "seqtest/wire.h"
 
 enum seq_sconn_state {
@@ -23,36 +24,30 @@ enum seq_sconn_state {
 
 struct seq_sconn {
     struct loop_fd lfd;
-    struct loop_timer timer; /* sdelay */
+    struct loop_timer delay_timer; /* sdelay */
     struct seq_sworker *w;
     const struct seq_target *target;
     int fd;
     uint32_t id;
-    uint8_t state;
+    uint8_t state;   /* enum seq_sconn_state */
     bool delay_done; /* the sdelay of message next_seqno has been waited */
     bool sent_all;
-    bool direct;    /* -S with one connection on the worker: blocking reads, no epoll */
-    uint16_t lines; /* diagnostic lines printed */
-    uint64_t seed;
+    bool direct;         /* -S with one connection on the worker: blocking reads, no epoll */
+    uint64_t seed;       /* of the per-message draws (seq_draw_msg) */
     uint64_t next_seqno; /* the next message to build */
     uint64_t replies_expected, replies_rx;
-    uint64_t expect_reply_seqno;
-    uint64_t prev_ts1;
-    bool have_prev;
-    uint64_t first_ts1;
-    /* -S: the outstanding request */
-    uint64_t sent_ts1;
-    struct seq_draw sent;
-    /* reply payload check in progress */
-    uint64_t vkey;
-    uint32_t vbad, vfirst;
-    uint8_t vgot, vwant;
+    uint64_t expect_reply_seqno;   /* -s */
+    uint64_t prev_ts1;             /* -s: the previous reply's ts1 ... */
+    bool have_prev;                /* ... once there was one */
+    uint64_t first_ts1;            /* of message 0 (-s -o verify: no reply echoes an earlier ts1) */
+    uint64_t sent_ts1;             /* -S: the outstanding request's ts1 ... */
+    struct seq_draw sent;          /* ... and its draws */
+    struct verify_tracker payload; /* -o verify: the check of the current reply's payload */
     struct wire_parser rx;
-    /* bytes built but not yet accepted by the kernel */
-    uint8_t *pend;
+    uint8_t *pend; /* bytes built but not yet accepted by the kernel */
     uint32_t pend_len, pend_off;
     uint64_t msgs_sent, bytes_sent, bytes_rx;
-    struct seq_viol_counts viol;
+    struct seq_conn_log log;
     struct sock_addr local;
     char *error; /* the diagnostic that ended the connection (malloc'd) */
 };

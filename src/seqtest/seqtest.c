@@ -113,8 +113,9 @@ static int open_dump(struct seq_run *r, char *err, size_t errlen)
         return 0;
     r->dump = fopen(r->cfg->dump_path, "w+");
     if (!r->dump) {
-        snprintf(err, errlen, "open %s: %s", r->cfg->dump_path, strerror(errno));
-        return -errno;
+        int e = errno;
+        snprintf(err, errlen, "open %s: %s", r->cfg->dump_path, strerror(e));
+        return -e;
     }
     return 0;
 }
@@ -144,7 +145,8 @@ static int run(struct seq_run *r)
         }
     }
     r->nworkers = pick_workers(r);
-    hist_init(&r->hist, HIST_SUB_BITS_DEFAULT);
+    hist_init(&r->latency_hist, HIST_SUB_BITS_DEFAULT);
+    hist_init(&r->round_trip_hist, HIST_SUB_BITS_DEFAULT);
     if (ensure_nofile(r, err, sizeof err) < 0)
         goto fail;
     if (r->mode == SEQ_MODE_REPLIER) {
@@ -175,7 +177,8 @@ static void cleanup(struct seq_run *r)
         free(w->lat);
         free(w->dump);
         free(w->conns);
-        hist_free(&w->hist);
+        hist_free(&w->latency_hist);
+        hist_free(&w->round_trip_hist);
     }
     for (unsigned k = 0; r->rworkers && k < r->nworkers; k++) {
         free(r->rworkers[k].rxbuf);
@@ -188,7 +191,8 @@ static void cleanup(struct seq_run *r)
     free(r->listeners);
     free(r->conns);
     free(r->targets);
-    hist_free(&r->hist);
+    hist_free(&r->latency_hist);
+    hist_free(&r->round_trip_hist);
     if (r->dump)
         fclose(r->dump);
     pthread_mutex_destroy(&r->out_lock);
@@ -218,20 +222,14 @@ int seqtest_main(int argc, char **argv)
         seq_run_set_error(&r, rc, "%s", err);
         if (!r.text)
             seq_print_json(&r);
-        pthread_mutex_destroy(&r.out_lock);
-        seq_config_free(&cfg);
-        return rc;
-    }
-    if (cfg.help) {
+    } else if (cfg.help) {
         seq_config_help(stdout);
-        pthread_mutex_destroy(&r.out_lock);
-        seq_config_free(&cfg);
-        return 0;
+    } else {
+        r.debug = cfg.debug && r.text;
+        rc = run(&r);
+        if (!r.text)
+            seq_print_json(&r);
     }
-    r.debug = cfg.debug && r.text;
-    rc = run(&r);
-    if (!r.text)
-        seq_print_json(&r);
     fflush(stdout);
     cleanup(&r);
     seq_config_free(&cfg);

@@ -108,3 +108,23 @@ size_t verify_check(uint64_t key, uint32_t offset, const uint8_t *buf, size_t le
         *nbad = bad;
     return first;
 }
+
+void verify_tracker_start(struct verify_tracker *t, uint64_t key)
+{
+    *t = (struct verify_tracker){.key = key};
+}
+
+void verify_tracker_feed(struct verify_tracker *t, uint32_t offset, const uint8_t *data, size_t len)
+{
+    size_t nbad = 0;
+    uint8_t want = 0;
+    size_t i = verify_check(t->key, offset, data, len, &nbad, &want);
+    if (nbad == 0)
+        return;
+    if (t->nbad == 0) {
+        t->first = offset + (uint32_t)i;
+        t->got = data[i];
+        t->want = want;
+    }
+    t->nbad += (uint32_t)nbad;
+}

@@ -59,4 +59,18 @@ void verify_fill(uint64_t key, uint32_t offset, uint8_t *buf, size_t len);
 size_t verify_check(uint64_t key, uint32_t offset, const uint8_t *buf, size_t len, size_t *nbad,
                     uint8_t *expected);
 
+/* The payload check of one message whose payload arrives in slices. */
+struct verify_tracker {
+    uint64_t key;
+    uint32_t nbad;     /* payload bytes that differ so far */
+    uint32_t first;    /* message offset of the first wrong byte (valid when nbad > 0) */
+    uint8_t got, want; /* that byte as received and as the pattern has it */
+};
+
+/* Starts the check of a message whose pattern key is key. */
+void verify_tracker_start(struct verify_tracker *t, uint64_t key);
+/* Checks data[0..len), the bytes at message offsets [offset, offset + len). */
+void verify_tracker_feed(struct verify_tracker *t, uint32_t offset, const uint8_t *data,
+                         size_t len);
+
 #endif

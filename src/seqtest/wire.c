@@ -67,11 +67,6 @@ void wire_parser_init(struct wire_parser *p, enum wire_stream kind)
     p->kind = kind;
 }
 
-void wire_parser_fail(struct wire_parser *p)
-{
-    p->failed = true;
-}
-
 static void consume(const uint8_t **buf, size_t *len, size_t n)
 {
     *buf += n;

@@ -77,7 +77,7 @@ struct wire_event {
 
 struct wire_parser {
     enum wire_stream kind;
-    bool failed;         /* after WIRE_EV_BAD_SIZE or wire_parser_fail() */
+    bool failed;         /* after WIRE_EV_BAD_SIZE */
     bool in_message;     /* the header is complete and the payload is being delivered */
     uint8_t hdr_len;     /* bytes of the header collected so far */
     uint16_t msg_len;    /* total size of the current message (valid when in_message) */
@@ -92,15 +92,11 @@ void wire_parser_init(struct wire_parser *p, enum wire_stream kind);
 
 /* Consumes bytes from *buf (advancing *buf and decreasing *len) until the next event, and
  * returns it in *ev. Call in a loop until it returns WIRE_EV_MORE (all input used) or
- * WIRE_EV_BAD_SIZE. After WIRE_EV_BAD_SIZE or wire_parser_fail() it consumes nothing and
- * returns WIRE_EV_BAD_SIZE again. Payload slices are never longer than what is in *buf,
+ * WIRE_EV_BAD_SIZE. After WIRE_EV_BAD_SIZE it consumes nothing and returns
+ * WIRE_EV_BAD_SIZE again. Payload slices are never longer than what is in *buf,
  * so a message split across reads comes as several WIRE_EV_PAYLOAD events. */
 enum wire_event_type wire_parse(struct wire_parser *p, const uint8_t **buf, size_t *len,
                                 struct wire_event *ev);
-
-/* The caller found the current header implausible (e.g. a verify check failed): the
- * framing can no longer be trusted; the parser refuses further input. */
-void wire_parser_fail(struct wire_parser *p);
 
 /* True when the parser is between messages (no partial header or payload pending). */
 static inline bool wire_parser_idle(const struct wire_parser *p)

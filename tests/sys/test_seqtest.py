@@ -17,11 +17,11 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, run_tests, Skip, test  # noqa: E402
+from harness import check, Result, run_tests, Skip, test, wait_until  # noqa: E402
 from seqtest_helpers import (  # noqa: E402
     FaultRelay, address_lines, hostport, need_ipv6, percentile,
-    private_hosts, read_dump, run_sender, sender_argv, seqtest, start_replier, stop_replier,
-    summary_ok, VIOLATION_KINDS)
+    parse_replier_summary, private_hosts, read_dump, run_sender, sender_argv, seqtest,
+    start_replier, stop_replier, summary_ok, VIOLATION_KINDS)
 
 
 def tmpfile(h, name):
@@ -300,6 +300,29 @@ def load_json(res):
         check(False, f"stdout is not one JSON document: {e}", res)
 
 
+HIST_STATS = ("min_ns", "p50_ns", "p90_ns", "p99_ns", "p99_9_ns", "p99_99_ns", "max_ns",
+              "mean_ns")
+
+
+def check_round_trip_raw(doc):
+    """round_trip_raw is the latency before the replier's processing time is subtracted:
+    the same samples, each at least as large, so every order statistic and the mean are at
+    least the latency's, and the counts are the replies received."""
+    raw, lat = doc.get("round_trip_raw"), doc["latency"]
+    check(isinstance(raw, dict) and set(raw) == set(lat),
+          "round_trip_raw must be a histogram object shaped like latency", doc)
+    check(raw["count"] == lat["count"] == doc["replies_received"],
+          f"round_trip_raw.count {raw['count']}, latency.count {lat['count']}, "
+          f"replies_received {doc['replies_received']} differ", doc)
+    if raw["count"] == 0:
+        check(all(v is None for k, v in raw.items() if k != "count"),
+              "round_trip_raw members must be null with no replies", raw)
+        return
+    for key in HIST_STATS:
+        check(raw[key] >= lat[key], f"round_trip_raw.{key} = {raw[key]} is below "
+              f"latency.{key} = {lat[key]}", raw, lat)
+
+
 @test
 def json_document_agrees_with_the_run(h):
     _, port = start_replier(h)
@@ -313,7 +336,7 @@ def json_document_agrees_with_the_run(h):
     for key in ("tool", "version", "mode", "config", "addresses", "elapsed_ns",
                 "messages_sent", "replies_expected", "replies_received", "bytes_sent",
                 "bytes_received", "summary_us", "latency", "latency_relative_error",
-                "connections", "violations", "error", "exit_code"):
+                "round_trip_raw", "connections", "violations", "error", "exit_code"):
         check(key in doc, f"JSON document lacks {key!r}", doc)
     check(doc["tool"] == "seqtest" and doc["mode"] == "sync", "tool/mode", doc)
     cfg = doc["config"]
@@ -351,6 +374,7 @@ def json_document_agrees_with_the_run(h):
         check(any(abs(L[key] - x) <= rel * x + 1 for x in near_rank),
               f"latency.{key} = {L[key]} is not within {rel} of the samples near rank "
               f"{rank}: {near_rank}", L)
+    check_round_trip_raw(doc)
     conns = doc["connections"]
     check(len(conns) == 2, "two connections", conns)
     for i, c in enumerate(conns):
@@ -366,6 +390,21 @@ def json_document_agrees_with_the_run(h):
 
 
 @test
+def json_round_trip_raw_includes_the_reply_delay(h):
+    """The raw round trip keeps the replier's 3 ms rdelay; the latency does not."""
+    _, port = start_replier(h)
+    res = run_sender(h, "-S", f"127.0.0.1:{port}", "count=5,rdelay=3000000", extra=["--json"])
+    check(res.rc == 0, "exit status", res)
+    doc = load_json(res)
+    check_round_trip_raw(doc)
+    raw, lat = doc["round_trip_raw"], doc["latency"]
+    check(raw["count"] == 5 and raw["min_ns"] >= 3000000,
+          f"round_trip_raw.min_ns {raw['min_ns']} lacks the 3 ms reply delay", doc)
+    check(lat["max_ns"] < 3000000, f"latency.max_ns {lat['max_ns']} includes the reply delay",
+          doc)
+
+
+@test
 def json_async_counts_replies_by_the_ceil_rule(h):
     _, port = start_replier(h)
     res = run_sender(h, "-s", f"127.0.0.1:{port}", "threads=3,count=95,rinterval=10",
@@ -377,6 +416,7 @@ def json_async_counts_replies_by_the_ceil_rule(h):
           and doc["replies_received"] == 30 and doc["latency"]["count"] == 30,
           "async counts", doc)
     check(doc["config"]["rinterval"] == 10, "config.rinterval", doc)
+    check_round_trip_raw(doc)
 
 
 @test
@@ -389,6 +429,7 @@ def json_with_no_replies_has_null_latency(h):
     check(all(v is None for k, v in doc["latency"].items() if k != "count"),
           "latency members must be null with no replies", doc)
     check(all(v == 0.0 for v in doc["summary_us"].values()), "summary_us must be 0.0", doc)
+    check_round_trip_raw(doc)
 
 
 @test
@@ -539,6 +580,41 @@ def a_replier_name_with_two_addresses_listens_on_one_port(h):
     port = ports.pop()
     for addr in (f"127.0.0.1:{port}", f"[::1]:{port}"):
         summary_ok(run_sender(h, "-S", addr, "count=10"), 10)
+
+
+# ---- the replier's direct wait ---------------------------------------------------------------
+
+@test
+def replier_in_a_ping_pong_still_takes_connections_and_stops(h):
+    """A replier worker whose only connection is in a ping-pong waits for the next request
+    in a blocking recv() instead of epoll (seqtest(1), PERFORMANCE NOTES). A second
+    connection handed to that worker must still be served while the ping-pong goes on, and
+    SIGTERM must still stop the replier."""
+    import signal
+    rep, port = start_replier(h, opts="workers=1")
+    busy = h.spawn(sender_argv("-S", f"127.0.0.1:{port}", "count=100000000", extra=["-d"]))
+    # -d writes '>' and '<' per round trip through stdout's buffer: 4000 of them mean the
+    # ping-pong has been going on for 2000 round trips.
+    busy.wait_output(r"[<>]{4000}", timeout=20)
+    second = h.spawn(sender_argv("-S", f"127.0.0.1:{port}", "count=200"))
+    # Reading busy's output meanwhile keeps its pipe from filling (which would stall it).
+    wait_until(lambda: busy.stdout is not None and not second.alive(), 20,
+               "the second sender to finish while the first one's ping-pong goes on")
+    rc = second.wait(1)
+    summary_ok(Result(second.argv, rc, second.stdout, second.stderr), 200)
+    check(busy.alive(), "the first sender stopped before the second was served", busy.stderr)
+    rep.signal(signal.SIGTERM)
+    rc = rep.wait(10)
+    rres = Result(rep.argv, rc, rep.stdout, rep.stderr)
+    check(rc == 0, f"replier exit status {rc} after SIGTERM during a ping-pong", rres)
+    summ = parse_replier_summary(rres.stdout, rres)
+    check(summ["accepted"] == 2 and summ["closed_on_error"] == 0
+          and summ["received"] == summ["replies"] and summ["received"] > 2200,
+          "replier summary", rres)
+    rc = busy.wait(10)
+    check(rc == 1 and re.search(r"sender: recv closed too soon|rcvr/recv: ", busy.stderr),
+          f"first sender: exit {rc}, expected 1 and a closed_early or io_error line",
+          busy.stderr)
 
 
 # ---- many connections ------------------------------------------------------------------------

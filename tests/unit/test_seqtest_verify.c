@@ -72,6 +72,34 @@ static void test_check(void **state)
     assert_true(nbad > 50);
 }
 
+/* A payload fed in slices: the tracker keeps the first wrong byte (its message offset, the
+ * byte received and the byte expected) and counts every wrong byte across the slices. */
+static void test_tracker_slices(void **state)
+{
+    (void)state;
+    uint64_t key = verify_key(7, VERIFY_REQUEST, 3, 99);
+    uint8_t payload[500];
+    verify_fill(key, 40, payload, sizeof payload);
+    struct verify_tracker t;
+    verify_tracker_start(&t, key);
+    verify_tracker_feed(&t, 40, payload, 100);
+    assert_int_equal(t.nbad, 0);
+    uint8_t want210 = payload[170];
+    payload[170] ^= 0x0F; /* message offset 210 */
+    payload[171] ^= 0x80;
+    payload[499] ^= 0x01;
+    verify_tracker_feed(&t, 140, payload + 100, 71);  /* ends at message offset 210 */
+    verify_tracker_feed(&t, 211, payload + 171, 329); /* the rest */
+    assert_int_equal(t.nbad, 3);
+    assert_int_equal(t.first, 210);
+    assert_int_equal(t.got, want210 ^ 0x0F);
+    assert_int_equal(t.want, want210);
+    /* Starting again forgets the previous message. */
+    verify_tracker_start(&t, key);
+    assert_int_equal(t.nbad, 0);
+    assert_true(t.key == key);
+}
+
 static void test_request_seal(void **state)
 {
     (void)state;
@@ -118,7 +146,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fill_any_offset), cmocka_unit_test(test_keys_differ),
         cmocka_unit_test(test_check),           cmocka_unit_test(test_request_seal),
-        cmocka_unit_test(test_pinned_values),
+        cmocka_unit_test(test_pinned_values),   cmocka_unit_test(test_tracker_slices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

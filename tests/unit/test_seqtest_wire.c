@@ -307,25 +307,6 @@ static void test_parser_replies_framed_by_rsz(void **state)
     assert_int_equal(payload, 60);
 }
 
-/* wire_parser_fail (a header the caller found implausible) stops the parser too. */
-static void test_parser_fail(void **state)
-{
-    (void)state;
-    uint8_t b[80];
-    struct wire_hdr h = {0, 1, 0, 0, 0, 40, 0};
-    wire_hdr_encode(&h, b);
-    wire_hdr_encode(&h, b + 40);
-    struct wire_parser p;
-    wire_parser_init(&p, WIRE_REQUESTS);
-    const uint8_t *in = b;
-    size_t len = sizeof b;
-    struct wire_event ev;
-    assert_int_equal(wire_parse(&p, &in, &len, &ev), WIRE_EV_HEADER);
-    wire_parser_fail(&p);
-    assert_int_equal(wire_parse(&p, &in, &len, &ev), WIRE_EV_BAD_SIZE);
-    assert_int_equal(len, 40);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,7 +319,6 @@ int main(void)
         cmocka_unit_test(test_parser_byte_by_byte),
         cmocka_unit_test(test_parser_rejects_bad_sizes),
         cmocka_unit_test(test_parser_replies_framed_by_rsz),
-        cmocka_unit_test(test_parser_fail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
