@@ -3,8 +3,8 @@
 
 /* udping_client's internals (doc/man/udping_client.1), shared by client.c (start-up, output),
  * client_opts.c (command line), client_send.c (GUIDs, periods, pacing, datagrams; testable
- * without sockets through the send hook) and client_raw.c (raw mode's interface, packet
- * socket and privileges). One thread: everything runs on one event loop. */
+ * without sockets through the send hook) and client_raw.c (raw mode's interface and packet
+ * socket); privs.c has the switch to user nobody. One thread: everything runs on one event loop. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,6 +16,7 @@
 #include "core/rng.h"
 #include "core/sock.h"
 #include "udping/frame.h"
+#include "udping/privs.h"
 #include "udping/wire.h"
 
 #define UDPING_CLIENT_PROG "udping_client"
@@ -244,10 +245,6 @@ bool udping_port_check_done(struct udping_client *c, struct udping_port *p);
  * -m against the MTU and opens the packet socket. Returns 0 or an exit code with the
  * message in err. */
 int udping_raw_setup(struct udping_client *c, FILE *info, char *err, size_t errlen);
-
-/* Switches to user nobody (supplementary groups, gid, uid). 0, -ENOENT when there is no
- * such user, or -errno with err filled. */
-int udping_drop_privileges(char *err, size_t errlen);
 
 /* The raw-mode senders (c->packet_fd, c->ifindex, c->addrs). */
 int udping_raw_send_one(struct udping_client *c, struct udping_port *p, uint8_t *slot,

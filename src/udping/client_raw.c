@@ -1,16 +1,14 @@
 /* udping_client's raw mode (udping.md §3.5): the interface that owns -l, its MAC and MTU,
- * the AF_PACKET socket the frames leave by, and the switch to user nobody. */
+ * and the AF_PACKET socket the frames leave by. */
 #include "udping/client.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <grp.h>
 #include <ifaddrs.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <netinet/in.h>
-#include <pwd.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -120,30 +118,6 @@ int udping_raw_setup(struct udping_client *c, FILE *info, char *err, size_t errl
         return UDPING_CLIENT_EXIT_OSERR;
     }
     return 0;
-}
-
-int udping_drop_privileges(char *err, size_t errlen)
-{
-    errno = 0;
-    struct passwd *pw = getpwnam("nobody");
-    if (!pw) {
-        snprintf(err, errlen, "cannot switch to user nobody: no such user");
-        return -ENOENT;
-    }
-    const char *what = "setgroups";
-    if (setgroups(0, NULL) < 0)
-        goto fail;
-    what = "setgid";
-    if (setgid(pw->pw_gid) < 0)
-        goto fail;
-    what = "setuid";
-    if (setuid(pw->pw_uid) < 0)
-        goto fail;
-    return 0;
-fail:;
-    int e = errno;
-    snprintf(err, errlen, "cannot switch to user nobody: %s: %s", what, strerror(e));
-    return -e;
 }
 
 static void fill_ll(const struct udping_client *c, const uint8_t *dst_mac, struct sockaddr_ll *ll)

@@ -4,9 +4,7 @@
  * every open session before exiting 0. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <grp.h>
 #include <netdb.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +17,7 @@
 #include "core/opt.h"
 #include "core/units.h"
 #include "core/util.h"
+#include "udping/privs.h"
 #include "udping/server.h"
 #include "udping/udping.h"
 
@@ -314,17 +313,18 @@ static int open_statsd(struct udping_server *srv, struct udping_statsd_target *t
     return 0;
 }
 
-/* As root, become nobody after binding, as the original does. */
+/* As root, become nobody after binding, as the original does: it exits when there is no
+ * such user, and goes on (with a warning) when the switch itself fails. */
 static int drop_privileges(struct udping_server *srv)
 {
     if (geteuid() != 0)
         return 0;
-    struct passwd *pw = getpwnam("nobody");
-    if (!pw)
+    char why[256];
+    int rc = udping_drop_privileges(why, sizeof why);
+    if (rc == -ENOENT)
         return fail(srv, UDPING_EXIT_USAGE, "cannot drop privileges: user nobody does not exist");
-    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
-        fprintf(stderr, UDPING_PROG ": warning: could not switch to user nobody: %s\n",
-                strerror(errno));
+    if (rc < 0)
+        fprintf(stderr, UDPING_PROG ": warning: %s\n", why);
     return 0;
 }
 

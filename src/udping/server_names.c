@@ -142,19 +142,11 @@ no_thread:
     return n;
 }
 
+/* One entry per IP address, whatever the port. */
 static void ip_key(const struct sock_addr *a, struct udping_addr_key *k)
 {
-    struct sock_addr ip = *a;
-    sock_addr_set_port(&ip, 0);
-    memset(k, 0, sizeof *k);
-    k->family = (uint8_t)ip.ss.ss_family;
-    if (ip.ss.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ip.ss;
-        k->scope = s6->sin6_scope_id;
-        memcpy(k->addr, &s6->sin6_addr, 16);
-    } else {
-        memcpy(k->addr, &((const struct sockaddr_in *)&ip.ss)->sin_addr, 4);
-    }
+    udping_addr_key_init(k, a);
+    k->port = 0;
 }
 
 static unsigned key_bucket(const struct udping_addr_key *k)

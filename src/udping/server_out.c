@@ -329,23 +329,17 @@ void udping_out_listening(struct udping_server *srv)
     report_event_end(&srv->stream);
 }
 
-static void json_opt_string(struct json *j, const char *key, const char *v)
-{
-    json_key(j, key);
-    json_string(j, v); /* NULL writes null */
-}
-
 static void json_config(struct json *j, const struct udping_server *srv)
 {
     const struct udping_server_config *c = &srv->cfg;
     json_key(j, "config");
     json_object_begin(j);
-    json_opt_string(j, "listen_host", c->listen_host);
+    json_kv_string(j, "listen_host", c->listen_host);
     json_kv_u64(j, "port", c->port);
     json_kv_u64(j, "keepalive_s", c->keepalive);
-    json_opt_string(j, "receive_hostname", c->recv_host);
-    json_opt_string(j, "statsd", c->statsd);
-    json_opt_string(j, "tag_statsd", c->tag_statsd);
+    json_kv_string(j, "receive_hostname", c->recv_host);
+    json_kv_string(j, "statsd", c->statsd);
+    json_kv_string(j, "tag_statsd", c->tag_statsd);
     json_kv_string(j, "metric", c->metric ? c->metric : "udping");
     json_kv_bool(j, "verbose", c->verbose);
     json_kv_bool(j, "quiet", c->quiet);
@@ -420,7 +414,7 @@ static void json_members(struct json *j, struct udping_server *srv, bool session
         }
         json_statsd(j, srv);
     }
-    json_opt_string(j, "error", srv->error[0] ? srv->error : NULL);
+    json_kv_string(j, "error", srv->error[0] ? srv->error : NULL);
     json_kv_i64(j, "exit_code", srv->exit_code);
 }
 

@@ -173,7 +173,7 @@ double udping_latency_ms(int64_t rx_real_ns, int64_t sent_sec, int64_t sent_nsec
 
 /* ---- keys and hashing ------------------------------------------------------------------- */
 
-static void addr_key(const struct sock_addr *a, struct udping_addr_key *k)
+void udping_addr_key_init(struct udping_addr_key *k, const struct sock_addr *a)
 {
     memset(k, 0, sizeof *k);
     if (a->ss.ss_family == AF_INET6) {
@@ -369,7 +369,7 @@ static struct udping_source *get_source(struct udping_table *t, const struct soc
                                         struct udping_rx_result *res)
 {
     struct udping_addr_key k;
-    addr_key(from, &k);
+    udping_addr_key_init(&k, from);
     struct udping_source *c = find_source(t, &k);
     if (c) {
         lru_unlink(t, c);
@@ -426,6 +426,56 @@ static bool run_began_while_listening(const struct udping_table *t, const struct
     return (__int128)rx->hdr->client_start * NS_PER_S >= server_start_cc + NS_PER_S;
 }
 
+/* Puts s into the three places a session is found from: its hash chain, the table's list
+ * (creation order: the oldest is emitted first at exit) and its source's open sessions
+ * (where successor() looks). */
+static void session_link(struct udping_table *t, struct udping_session *s)
+{
+    struct udping_source *src = s->src;
+    size_t h = (size_t)(session_hash(src, s->guid) & (t->nsbuckets - 1));
+    s->hnext = t->sbuckets[h];
+    t->sbuckets[h] = s;
+    s->prev = t->tail;
+    if (t->tail)
+        t->tail->next = s;
+    else
+        t->head = s;
+    t->tail = s;
+    s->src_next = src->open;
+    if (src->open)
+        src->open->src_prev = s;
+    src->open = s;
+    src->nopen++;
+    t->nsessions++;
+}
+
+/* Takes s out of the places session_link put it. */
+static void session_unlink(struct udping_table *t, struct udping_session *s)
+{
+    struct udping_source *src = s->src;
+    struct udping_session **pp = &t->sbuckets[session_hash(src, s->guid) & (t->nsbuckets - 1)];
+    while (*pp && *pp != s)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = s->hnext;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        t->head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        t->tail = s->prev;
+    if (s->src_prev)
+        s->src_prev->src_next = s->src_next;
+    else
+        src->open = s->src_next;
+    if (s->src_next)
+        s->src_next->src_prev = s->src_prev;
+    src->nopen--;
+    t->nsessions--;
+}
+
 static struct udping_session *new_session(struct udping_table *t, struct udping_source *src,
                                           const struct udping_rx *rx)
 {
@@ -454,21 +504,7 @@ static struct udping_session *new_session(struct udping_table *t, struct udping_
     }
     s->first_period = !rx->control && src->run_guids == 0 && run_began_while_listening(t, rx);
     src->run_guids++;
-    size_t h = (size_t)(session_hash(src, s->guid) & (t->nsbuckets - 1));
-    s->hnext = t->sbuckets[h];
-    t->sbuckets[h] = s;
-    s->prev = t->tail;
-    if (t->tail)
-        t->tail->next = s;
-    else
-        t->head = s;
-    t->tail = s;
-    s->src_next = src->open;
-    if (src->open)
-        src->open->src_prev = s;
-    src->open = s;
-    src->nopen++;
-    t->nsessions++;
+    session_link(t, s);
     return s;
 }
 
@@ -747,32 +783,11 @@ void udping_table_close(struct udping_table *t, struct udping_session *s,
                         enum udping_trigger trigger, struct udping_summary *out)
 {
     fill_summary(s, trigger, out);
+    session_unlink(t, s);
+    /* Remembered so that a straggler of this GUID is dropped as late rather than opening a
+     * second report of the same period. */
     struct udping_source *src = s->src;
-    /* hash chain */
-    struct udping_session **pp = &t->sbuckets[session_hash(src, s->guid) & (t->nsbuckets - 1)];
-    while (*pp && *pp != s)
-        pp = &(*pp)->hnext;
-    if (*pp)
-        *pp = s->hnext;
-    /* creation-order list */
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        t->head = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    else
-        t->tail = s->prev;
-    /* the source's open sessions */
-    if (s->src_prev)
-        s->src_prev->src_next = s->src_next;
-    else
-        src->open = s->src_next;
-    if (s->src_next)
-        s->src_next->src_prev = s->src_prev;
-    src->nopen--;
     memcpy(src->closed[src->closed_next], s->guid, sizeof src->closed[0]);
     src->closed_next = (src->closed_next + 1) % UDPING_CLOSED_RING;
-    t->nsessions--;
     session_destroy(t, s);
 }

@@ -102,6 +102,9 @@ struct udping_addr_key {
     uint8_t addr[16];
 };
 
+/* The key of a's address and port (bytes not used by the family are 0). */
+void udping_addr_key_init(struct udping_addr_key *k, const struct sock_addr *a);
+
 struct udping_session;
 
 struct udping_source {

@@ -12,6 +12,10 @@ client builds Ethernet + IPv4 + UDP frames itself on an AF_PACKET socket) in the
   raw_mode_rotates_next_hop_macs   two next hops, one of them the server: exactly the even
                              sequence numbers of each port arrive
   raw_mode_refuses_max_size_above_mtu   -m 2000 on a 1500-byte veth is refused; 1472 is not
+  reverse_lookup_does_not_block_receiving   with a name server that never answers, sessions
+                             are still emitted at once and counted in full (socket mode)
+
+Every raw-mode run also checks that the client runs as nobody once its packet socket is open.
 
 Addresses come from the benchmarking range 198.18.0.0/15; nothing leaves the namespaces.
 Needs root and `ip netns`; skips cleanly otherwise. Namespaces are deleted on every path.
@@ -26,12 +30,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sys"))
 from harness import check, Result, run_tests, Skip, test, TestFailure, wait_until  # noqa: E402
 from udping_helpers import (by_guid, check_record, client_bin, client_doc,  # noqa: E402
-                            client_periods, json_lines, LISTEN_RX, run_for, server_bin,
-                            stop_summary, wait_records)
+                            client_periods, json_lines, LISTEN_RX, run_for, server_bin, stop,
+                            stop_summary, wait_nobody, wait_records)
 
 CLIENT_ADDR, SERVER_ADDR = "198.18.0.1", "198.18.0.2"
 LOSS_PCT = 10
@@ -62,6 +67,11 @@ class Pair:
         if r.returncode != 0:
             raise Skip(f"ip netns add is not permitted here: {r.stderr.strip()}")
         self.made.append(self.ns_s)
+        # Entering a namespace remounts /sys and makes / a slave mount: that fails in a chroot
+        # whose root is not a mount point, where namespaces can be made but not used.
+        r = sh(["ip", "-n", self.ns_s, "link", "show", "lo"], ok=False)
+        if r.returncode != 0:
+            raise Skip(f"network namespaces cannot be entered here: {r.stderr.strip()}")
         sh(["ip", "netns", "add", self.ns_c])
         self.made.append(self.ns_c)
         sh(["ip", "link", "add", self.if_c, "netns", self.ns_c, "type", "veth", "peer", "name",
@@ -103,8 +113,11 @@ def client_argv(pair, port, ports=4, d=1, m=200):
 
 
 def run_client(h, pair, port, ports=4, d=1, seconds=3.0):
-    """Raw-mode client for about `seconds`, then SIGTERM; returns (Result, doc, periods)."""
+    """Raw-mode client for about `seconds` (checked to run as nobody), then SIGTERM; returns
+    (Result, doc, periods)."""
     c = h.spawn(client_argv(pair, port, ports, d))
+    # Root opens the packet socket, then the client goes on as nobody (as the original).
+    wait_nobody(c, "udping_client (raw mode)")
     run_for(c, seconds)
     c.signal(signal.SIGTERM)
     rc = c.wait(10)
@@ -114,7 +127,19 @@ def run_client(h, pair, port, ports=4, d=1, seconds=3.0):
     check(doc["mode"] == "raw" and doc["send_errors"] == 0, "mode / send_errors", res)
     summ = stop_summary(res)
     check(summ["packets"] == doc["packets_sent"], "stop line and --json disagree", res)
+    check_interface_lines(pair, res)
     return res, doc, client_periods(doc, res)
+
+
+def check_interface_lines(pair, res):
+    """Raw mode's four start-up lines, as the original prints them (spec §5.1), naming the
+    client side's veth; with --json they go to standard error."""
+    out = sh(["ip", "-n", pair.ns_c, "-o", "link", "show", "dev", pair.if_c]).stdout
+    index = int(out.split(":", 1)[0])
+    want = [f"Getting interface info for {CLIENT_ADDR}", f"The interface is named {pair.if_c}",
+            f"MAC address is {pair.mac(pair.ns_c, pair.if_c)}", f"Index is {index}"]
+    lines = res.stderr.splitlines()
+    check(lines[:4] == want, f"raw mode's first lines {lines[:4]}, expected {want}", res)
 
 
 def server_records(srv, periods):
@@ -229,6 +254,78 @@ def raw_mode_rotates_next_hop_macs(h):
         missing = {p: sorted(want[p] - got[p])[:5] for p in want}
         raise TestFailure(f"server saw odd numbers {odd} / missed even ones {missing} "
                           f"(ports' next_seq {[p['next_seq'] for p in doc['ports']]})")
+
+
+# A name server that never answers: it reads each query, prints its name, and drops it.
+BLACKHOLE_DNS = r"""
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+s.settimeout(60)
+print("ready", flush=True)
+while True:
+    try:
+        d, _ = s.recvfrom(4096)
+    except socket.timeout:
+        break
+    i, labels = 12, []
+    while i < len(d) and d[i]:
+        labels.append(d[i + 1:i + 1 + d[i]].decode("ascii", "replace"))
+        i += 1 + d[i]
+    print("query " + ".".join(labels), flush=True)
+"""
+
+
+@test
+def reverse_lookup_does_not_block_receiving(h):
+    """The server's name server never answers (resolv.conf: wait 30 s), so the reverse lookup
+    of the client's address hangs; still every session is emitted on its control packet at
+    once, counted in full, with the numeric address as from_host while no name is known, and
+    the server stops at once on SIGTERM (udping_server(1), SOURCE NAMES). The original looked
+    the name up inside its receive loop, which would hold every datagram for 30 s."""
+    pair = Pair(h)
+    etc = f"/etc/netns/{pair.ns_s}"  # ip netns exec mounts /etc/netns/NS/* over /etc/*
+    made_parent = not os.path.isdir("/etc/netns")
+    os.makedirs(etc)
+
+    def remove_etc():
+        shutil.rmtree(etc, ignore_errors=True)
+        if made_parent:
+            try:
+                os.rmdir("/etc/netns")  # only if nobody else put anything there meanwhile
+            except OSError:
+                pass
+    h.on_cleanup(remove_etc)
+    with open(os.path.join(etc, "resolv.conf"), "w") as f:
+        f.write("nameserver 127.0.0.1\noptions timeout:30 attempts:1\n")
+    dns = h.spawn(pair.exec_argv(pair.ns_s, [sys.executable, "-c", BLACKHOLE_DNS]))
+    dns.wait_output(r"^ready$", timeout=10)
+    # -r with a name: nothing is looked up at start-up, only the sources.
+    srv = h.spawn(pair.exec_argv(pair.ns_s, [server_bin(), "-l", SERVER_ADDR, "-p", "0", "-k",
+                                             "1", "-r", "rx.test"]))
+    port = int(srv.wait_output(LISTEN_RX, timeout=10, stream="stderr").group(1)
+               .rsplit(":", 1)[1])
+    res = h.run(pair.exec_argv(pair.ns_c, [
+        client_bin(), "-r", SERVER_ADDR, "-p", port, "-d", 2, "-l", CLIENT_ADDR, "-s", 30000,
+        "-n", 2, "-i", 1, "-m", 100, "--duration", 2.5, "--json"]), timeout=20)
+    check(res.rc == 0, f"socket-mode client: exit {res.rc}", res)
+    periods = client_periods(client_doc(res), res)
+    want = {g: i["sent"] for g, i in periods if i["sent"]}
+    # The lookup is in flight (and will hang): the name server got its query.
+    dns.wait_output(r"^query 1\.0\.18\.198\.in-addr\.arpa$", timeout=5)
+    # Every period ended with its control packet; 5 s is plenty, and far below 30.
+    recs = by_guid(wait_records(srv, len(want), timeout=5, pred=lambda r: r["guid"] in want))
+    for g, sent in want.items():
+        r = recs[g]
+        check(r["count"] == r["targetCount"] == sent, f"GUID {g}: count {r['count']} "
+              f"targetCount {r['targetCount']}, the client sent {sent}", r, res)
+        check(r["from_host"] == "198_18_0_1", f"from_host {r['from_host']!r} while the lookup "
+              "hangs, expected the numeric address 198_18_0_1", r)
+    t0 = time.monotonic()
+    stop(srv, what="server")
+    took = time.monotonic() - t0
+    check(took < 5, f"the server took {took:.1f} s to stop with a lookup hanging (it waits "
+          "at most 0.5 s for lookups)")
 
 
 @test

@@ -9,9 +9,11 @@
     names, netgrind's keys after the original's), -r, -v lines (period alignment, sequence
     numbers), -q with statsd, the server's --json document;
   - the client on the wire, read by a Python socket standing in for the server: header
-    fields, padding, sizes, control packets, sequence numbers, --seed, --count, --duration
-    (also at -d 0), -v, -q, socket mode as an ordinary user, and the pacing (mean gap per
-    port at -d 10, loosely).
+    fields, padding, sizes, control packets (which the original server's checks drop as an
+    unknown version while accepting every data datagram), sequence numbers, --seed,
+    --count, --duration (also at -d 0), -v, -q, socket mode as an ordinary user, and the
+    pacing (mean gap per port at -d 10, loosely);
+  - started as root, the server and the socket-mode client run as nobody.
 
 Datagrams from Python senders (original-style clients, control packets, malformed ones) are
 in test_udping_server.py; option errors in test_udping_errors.py.
@@ -32,9 +34,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, Result, run_tests, Skip, test, TestFailure  # noqa: E402
 from udping_helpers import (by_guid, check_record, client_argv, client_doc,  # noqa: E402
                             client_periods, decode, free_ports, HDR_LEN, json_lines, Listener,
-                            need_ipv6, PROTO_CONTROL, PROTO_DATA, run_for, server_doc,
-                            start_server, stop, stop_summary, verbose_lines, wait_records,
-                            wait_rx_queue_empty)
+                            need_ipv6, original_server_verdict, PROTO_CONTROL, PROTO_DATA,
+                            run_for, server_doc, start_server, stop, stop_summary,
+                            verbose_lines, wait_nobody, wait_records, wait_rx_queue_empty)
 
 
 # ---- client and server together ------------------------------------------------------------
@@ -307,6 +309,27 @@ def server_json_document(h):
           "kernel timestamps enabled but none used", sd)
 
 
+@test
+def started_as_root_both_run_as_nobody(h):
+    """Started as root, the server runs as nobody once it has bound its socket, and the
+    socket-mode client once it has opened its sockets (udping_server(1) PRIVILEGES,
+    udping_client(1) Socket mode), as the original does; after the switch every datagram is
+    still sent and counted."""
+    if os.geteuid() != 0:
+        raise Skip("the switch to nobody happens only when started as root")
+    srv, port = start_server(h, keepalive=1)
+    wait_nobody(srv, "udping_server")
+    ports = free_ports(2)
+    c = h.spawn(client_argv(port, ports[0], d=2, i=1, m=100, n=2, extra=["--json"]))
+    wait_nobody(c, "udping_client (socket mode)")
+    run_for(c, 1.0)
+    res = stop(c, what="client")
+    doc = client_doc(res)
+    periods = client_periods(doc, res)
+    check_client_figures(res, doc, periods, 2)
+    check_counts_match(srv, port, periods, res, "127.0.0.1")
+
+
 # ---- the client on the wire -----------------------------------------------------------------
 
 class Capture(Listener):
@@ -384,10 +407,16 @@ def check_wire(res, doc, packets, ports, m):
         if p["proto"] == PROTO_DATA:
             sizes.append(len(raw))
             check(0 <= p["sent_nsec"] < 10**9, "sent_nsec out of range", res)
+            check(original_server_verdict(raw) == "accepted", "an original server would "
+                  f"reject a data datagram ({original_server_verdict(raw)})", res)
         else:
             check(p["proto"] == PROTO_CONTROL, f"protocol version {p['proto']}", res)
             check(len(raw) == HDR_LEN and p["sent_sec"] == 0 and p["sent_nsec"] == 0,
                   "a control packet is not 72 bytes with sent time 0", res)
+            # An original server drops it on its version check, before it counts anything.
+            check(original_server_verdict(raw) == "version", "an original server would not "
+                  f"drop a control packet as an unknown version ({original_server_verdict(raw)})",
+                  res)
     lo, hi = (72, m) if m >= 72 else (72, 72)
     check(min(sizes) >= lo and max(sizes) <= hi, f"sizes {min(sizes)}..{max(sizes)} outside "
           f"{lo}..{hi}", res)

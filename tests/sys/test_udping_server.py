@@ -6,12 +6,15 @@
   - original-style clients (generation 1, no control packet): a burst of 13 lost in
     mid-period, duplicates, reordering, tail losses charged through the successor rule (both
     ways), leading losses of a run that began while the server listened, wrap-around at 2^32;
-    expected, lost, duplicates and reordered checked exactly;
+    expected, lost, duplicates and reordered checked exactly; many sessions expiring at
+    once, twice (the original crashed after its first sweep);
   - netgrind control packets (proto 0x81) built in Python: expected from the control packet,
     a control packet ahead of its data, missing packets (grace), an unseen GUID, count 0,
     late datagrams, and keepalive emission with expected 0 for a source whose control
     packet never comes;
   - negative one-way latency reported as such;
+  - kernel receive timestamps, and the user-space fallback when SO_TIMESTAMPNS fails (a
+    preloaded setsockopt), each reported as used;
   - statsd plain and tag-style datagrams byte for byte;
   - malformed datagrams of every kind: each counted and warned with its text, warnings
     rate-limited (1000 bad datagrams), the server unharmed and good traffic still counted.
@@ -22,12 +25,14 @@ Usage: python3 tests/sys/test_udping_server.py BUILD_DIR [TEST_NAME...]
 import json
 import os
 import re
+import shutil
 import signal
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, run_tests, test, TestFailure, wait_until  # noqa: E402
+from harness import check, run_tests, Skip, test, TestFailure, wait_until  # noqa: E402
 from udping_helpers import (by_guid, check_record, control, encode, json_lines,  # noqa: E402
                             Listener, PROTO_CONTROL, random_guid, Sender, server_doc,
                             start_server, stop, wait_records, wait_rx_queue_empty)
@@ -150,6 +155,32 @@ def original_client_leading_losses_of_a_run_started_while_listening(h):
 
 
 @test
+def many_sessions_expire_together_twice(h):
+    """The original erased from its session map while iterating it, and crashed after its
+    first sweep. Here 8 sources' sessions reach their keepalive at the same moment, and again
+    in a second round: each is emitted exactly once, with its figures, and the server lives
+    on."""
+    srv, port = start_server(h, keepalive=1)
+    senders = [Sender(h, port) for _ in range(8)]
+    for rnd in range(2):
+        guids = {}
+        for snd in senders:
+            g = random_guid()
+            guids[g] = snd.port
+            send_seqs(snd, g, range(10 * rnd, 10 * rnd + 10))
+        recs = wait_records(srv, len(guids), timeout=10, pred=lambda r: r["guid"] in guids)
+        check(len(recs) == len(guids), f"round {rnd + 1}: {len(recs)} records for "
+              f"{len(guids)} sessions", srv.stdout[-3000:])
+        for r in recs:
+            expect(r, 10, 10, 0, 0, 0, f"round {rnd + 1}, source port {guids[r['guid']]}")
+            check(r["from_port"] == guids[r["guid"]], "from_port", r)
+        check(srv.alive(), f"the server died after sweep {rnd + 1}", srv.stderr)
+    res = stop(srv, what="server")
+    check(len(by_guid(json_lines(res.stdout))) == 16, "sessions emitted more than once or "
+          "missing", res)
+
+
+@test
 def negative_latency_is_reported(h):
     """Datagrams stamped 10 s in the future: latency about -10000 ms, reported as such."""
     srv, port = start_server(h, keepalive=1)
@@ -165,6 +196,82 @@ def negative_latency_is_reported(h):
           "-50000 / -10000 ms", r)
     check(4.8e8 < r["sumOfSquares"] < 5.1e8, "sumOfSquares not about 5e8 ms^2", r)
     check(float(r["p50"]) < 0, "p50 not negative", r)
+
+
+# ---- timestamps ------------------------------------------------------------------------------
+
+# Preloaded into the server: SO_TIMESTAMPNS fails as on a kernel without it, so the server
+# must fall back to reading the clock in user space.
+NO_TIMESTAMPS_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <sys/socket.h>
+
+int setsockopt(int fd, int level, int name, const void *value, socklen_t len)
+{
+    static int (*real)(int, int, int, const void *, socklen_t);
+    if (level == SOL_SOCKET && name == SO_TIMESTAMPNS) {
+        errno = ENOPROTOOPT;
+        return -1;
+    }
+    if (!real)
+        real = (int (*)(int, int, int, const void *, socklen_t))dlsym(RTLD_NEXT, "setsockopt");
+    return real(fd, level, name, value, len);
+}
+"""
+
+
+def timestamp_run(h, env=None):
+    """20 data packets and their control packet to a server with --json; returns its
+    document."""
+    srv, port = start_server(h, keepalive=5, extra=["--json"], env=env)
+    snd = Sender(h, port)
+    g = random_guid()
+    send_seqs(snd, g, range(0, 20))
+    snd.send(control(g, 20))
+    wait_rx_queue_empty(srv, port)
+    doc = server_doc(stop(srv, what="server"))
+    sess = [s for s in doc["sessions"] if s["guid"] == g]
+    check(len(sess) == 1 and sess[0]["count"] == 20, "the 20 packets were not counted", doc)
+    return doc, sess[0]
+
+
+@test
+def kernel_timestamps_with_user_space_fallback(h):
+    """Arrival times come from the kernel (SO_TIMESTAMPNS); where the option fails the server
+    reads the clock itself after the receive call, and every report says which it used
+    (udping_server(1), TIMESTAMPS)."""
+    doc, s = timestamp_run(h)
+    ts = doc["timestamps"]
+    check(ts["kernel_enabled"] is True and ts["kernel_packets"] == 21 and
+          ts["user_packets"] == 0, f"a plain server: timestamps {ts}, expected all 21 from the "
+          "kernel", doc)
+    check(s["ts_source"] == "kernel" and s["ts_kernel_packets"] == 20 and
+          s["ts_user_packets"] == 0, "session timestamps", s)
+    cc = shutil.which("cc")
+    if not cc:
+        raise Skip("no C compiler for the preloaded shim")
+    tmp = tempfile.mkdtemp(prefix="udping-shim.")
+    h.on_cleanup(lambda: shutil.rmtree(tmp, ignore_errors=True))
+    src, lib = os.path.join(tmp, "shim.c"), os.path.join(tmp, "shim.so")
+    with open(src, "w") as f:
+        f.write(NO_TIMESTAMPS_SHIM)
+    res = h.run([cc, "-shared", "-fPIC", "-o", lib, src, "-ldl"], timeout=60)
+    check(res.rc == 0, "compiling the shim failed", res)
+    # (An ASan build wants its runtime first in the list: told not to mind the shim.)
+    asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))
+    doc, s = timestamp_run(h, env={**os.environ, "LD_PRELOAD": lib, "ASAN_OPTIONS": asan})
+    ts = doc["timestamps"]
+    check(ts["kernel_enabled"] is False and ts["kernel_packets"] == 0 and
+          ts["user_packets"] == 21, f"SO_TIMESTAMPNS failing: timestamps {ts}, expected all 21 "
+          "read in user space", doc)
+    check(s["ts_source"] == "user" and s["ts_kernel_packets"] == 0 and
+          s["ts_user_packets"] == 20, "session timestamps without SO_TIMESTAMPNS", s)
+    # Same host, same clock: stamped by the sender before the kernel had it, read by the
+    # server after: positive, and far below a second on loopback.
+    check(s["negative"] == 0 and 0 < s["latency_min_ms"] <= s["latency_max_ms"] < 1000,
+          "user-space latencies", s)
 
 
 # ---- control packets -------------------------------------------------------------------------

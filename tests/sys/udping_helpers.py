@@ -19,7 +19,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, have_ipv6_loopback, Result, Skip, TestFailure, tool  # noqa: E402
+from harness import (check, have_ipv6_loopback, Result, Skip, TestFailure, tool,  # noqa: E402
+                     wait_until)
 
 HDR_LEN = 72
 PROTO_DATA = 1
@@ -88,6 +89,19 @@ def decode(data):
             "len": len(data)}
 
 
+def original_server_verdict(data):
+    """What the original udping_server does with a datagram (spec §4.3: its checks, in its
+    order): 'short', 'size' or 'version', each warned about and dropped, or 'accepted'."""
+    if len(data) < HDR_LEN:
+        return "short"
+    f = decode(data)
+    if f["size"] != len(data):
+        return "size"
+    if f["proto"] != PROTO_DATA:
+        return "version"
+    return "accepted"
+
+
 def control(guid, sent_count, client_start=None):
     """netgrind's control packet (wire.h): proto 0x81, seq = data packets sent, size 72."""
     return encode(sent_count, guid, proto=PROTO_CONTROL, client_start=client_start,
@@ -118,11 +132,11 @@ def hostport(host, port):
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def start_server(h, host="127.0.0.1", keepalive=1, extra=()):
-    """Starts `udping_server -l HOST -p 0 -k K EXTRA` and returns (proc, port) from its
-    'udping_server: listening on <addr:port>' line on stderr."""
+def start_server(h, host="127.0.0.1", keepalive=1, extra=(), env=None):
+    """Starts `udping_server -l HOST -p 0 -k K EXTRA` (in env, when given) and returns
+    (proc, port) from its 'udping_server: listening on <addr:port>' line on stderr."""
     argv = [server_bin(), "-l", host, "-p", "0", "-k", str(keepalive)] + list(extra)
-    p = h.spawn(argv)
+    p = h.spawn(argv, env=env)
     m = p.wait_output(LISTEN_RX, timeout=10, stream="stderr")
     addr = m.group(1)
     port = int(addr.rsplit(":", 1)[1])
@@ -169,6 +183,41 @@ def client_argv(port, src, host="127.0.0.1", d=10, i=1, m=100, n=None, extra=())
     if n is not None:
         argv += ["-n", str(n)]
     return argv + list(extra)
+
+
+# ---- privileges --------------------------------------------------------------------------
+
+NOBODY = 65534  # uid of nobody and gid of its group (nogroup) on Debian
+
+
+def proc_ids(pid):
+    """(real, effective, saved uids), (the same gids) and the supplementary groups of a
+    running process, from /proc/PID/status."""
+    ids = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, val = line.partition(":")
+            if key in ("Uid", "Gid", "Groups"):
+                ids[key] = [int(v) for v in val.split()]
+    return ids["Uid"][:3], ids["Gid"][:3], ids["Groups"]
+
+
+def wait_nobody(proc, what, timeout=10):
+    """Polls until proc (started as root) runs as nobody: uid and gid 65534, real, effective
+    and saved alike (so root cannot be taken back), and no supplementary group (root's
+    groups dropped)."""
+    want = ([NOBODY] * 3, [NOBODY] * 3, [])
+    seen = []
+
+    def dropped():
+        check(proc.alive(), f"{what} exited before dropping its privileges", proc.stderr)
+        seen[:] = [proc_ids(proc.pid)]
+        return seen[0] == want
+    try:
+        wait_until(dropped, timeout=timeout, what=f"{what} running as nobody")
+    except TestFailure:
+        raise TestFailure(f"{what}: (uids, gids, groups) {seen[0] if seen else None}, expected "
+                          f"{want} (nobody, after opening its sockets)")
 
 
 # ---- the server's output -----------------------------------------------------------------

@@ -4,7 +4,8 @@
  * the original's k mod P / floor(k/P) mod M order, batched and not), the MTU check, payload
  * sizes, GUIDs, periods, control packets, sequence wrap-around, the command line's checks,
  * and the client's own Poisson pacing on simulated time (mean gap within 2% of -d over
- * 10,000 packets and a Kolmogorov-Smirnov test, per port; no drift when timers are late). */
+ * 10,000 packets and a Kolmogorov-Smirnov test, per port; the same criterion rejecting a
+ * fixed pace and other gap distributions of the same mean; no drift when timers are late). */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,8 @@
 #include <cmocka.h>
 
 #include "core/addr.h"
+#include "core/dist.h"
+#include "core/pace.h"
 #include "core/util.h"
 #include "udping/client.h"
 #include "udping/frame.h"
@@ -744,28 +747,53 @@ static void simulate(struct udping_client *c, size_t per_port)
     free(due);
 }
 
-static void check_port_gaps(uint16_t port, double mean_ms)
+/* The issue's criterion on a sample of gaps (ms): mean within 2% of mean_ms, and sqrt(n)·D
+ * against the exponential cdf with mean mean_ms below Kolmogorov's 1% limit. */
+struct gap_verdict {
+    size_t n;
+    double mean_ms, ks;
+    bool mean_ok, ks_ok;
+};
+
+static struct gap_verdict judge_gaps(double *gaps, size_t n, double mean_ms)
+{
+    struct gap_verdict v = {.n = n};
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += gaps[i];
+    v.mean_ms = sum / (double)n;
+    v.ks = ks_exponential(gaps, n, mean_ms);
+    v.mean_ok = fabs(v.mean_ms - mean_ms) <= 0.02 * mean_ms;
+    v.ks_ok = v.ks <= KS_CRIT_001;
+    return v;
+}
+
+/* The criterion applied to what the client did: the gaps between port's recorded sends
+ * (the first counted from the schedule's start at 0). */
+static struct gap_verdict judge_port(uint16_t port, double mean_ms)
 {
     double *gaps = calloc(REC_MAX, sizeof *gaps);
     assert_non_null(gaps);
     size_t n = 0;
-    uint64_t prev = 0; /* the schedule's start: the first gap counts too */
+    uint64_t prev = 0;
     for (size_t i = 0; i < nrecs; i++) {
         if (recs[i].port != port)
             continue;
         gaps[n++] = (double)(recs[i].at_ns - prev) / 1e6;
         prev = recs[i].at_ns;
     }
-    double sum = 0;
-    for (size_t i = 0; i < n; i++)
-        sum += gaps[i];
-    double mean = sum / (double)n;
-    double ks = ks_exponential(gaps, n, mean_ms);
-    if (fabs(mean - mean_ms) > 0.02 * mean_ms || ks > KS_CRIT_001)
+    struct gap_verdict v = judge_gaps(gaps, n, mean_ms);
+    free(gaps);
+    return v;
+}
+
+static void check_port_gaps(uint16_t port, double mean_ms)
+{
+    struct gap_verdict v = judge_port(port, mean_ms);
+    if (!v.mean_ok || !v.ks_ok)
         fail_msg("port %u: %zu gaps, mean %.4f ms (want %.1f within 2%%), KS sqrt(n)D %.4f "
                  "(limit %.4f)",
-                 port, n, mean, mean_ms, ks, KS_CRIT_001);
-    free(gaps);
+                 port, v.n, v.mean_ms, mean_ms, v.ks, KS_CRIT_001);
 }
 
 static void test_pacing_issue_criterion(void **state)
@@ -798,6 +826,62 @@ static void test_pacing_poisson_per_port(void **state)
         switches += recs[i].port != recs[i - 1].port;
     assert_true(switches > 40000);
     fixture_free(fx);
+}
+
+/* The criterion has power: gaps with the right mean that are not exponential fail it. First
+ * through the very path the tests above use (the client's port, its sends recorded on
+ * simulated time) with the port's schedule replaced by a fixed 10 ms pace; then on samples
+ * of 10,000 drawn from other distributions of mean 10 ms. And exponential gaps drawn
+ * independently of the client pass it, so the statistic is not simply always too high. */
+static void test_pacing_criterion_rejects_other_gaps(void **state)
+{
+    (void)state;
+    struct fixture *fx = fixture_new(1, 10, 100);
+    struct pace_rate every_10ms = {.units = 1, .per_ns = 10 * NS_PER_MS};
+    assert_int_equal(pace_sched_init_fixed(&fx->c.ports[0].sched, every_10ms, 10 * NS_PER_MS), 0);
+    simulate(&fx->c, 10000);
+    struct gap_verdict v = judge_port(22010, 10);
+    assert_int_equal(v.n, 10000);
+    assert_true(v.mean_ok);  /* the mean alone cannot tell a fixed pace from Poisson... */
+    assert_false(v.ks_ok);   /* ...the KS test does */
+    fixture_free(fx);
+
+    enum { N = 10000 };
+    double *g = calloc(N, sizeof *g);
+    assert_non_null(g);
+    struct rng r;
+    rng_seed(&r, 2024);
+    struct dist exp10, exp5, exp15, exp11, unif;
+    assert_int_equal(dist_init(&exp10, DIST_EXPONENTIAL, 10, 0, NULL, 0), 0);
+    assert_int_equal(dist_init(&exp5, DIST_EXPONENTIAL, 5, 0, NULL, 0), 0);
+    assert_int_equal(dist_init(&exp15, DIST_EXPONENTIAL, 15, 0, NULL, 0), 0);
+    assert_int_equal(dist_init(&exp11, DIST_EXPONENTIAL, 11, 0, NULL, 0), 0);
+    assert_int_equal(dist_init(&unif, DIST_UNIFORM, 0, 20, NULL, 0), 0);
+
+    for (size_t i = 0; i < N; i++) /* uniform on [0, 20): mean 10 */
+        g[i] = dist_sample(&unif, &r);
+    v = judge_gaps(g, N, 10);
+    assert_true(v.mean_ok);
+    assert_false(v.ks_ok);
+    for (size_t i = 0; i < N; i++) /* Erlang-2 (two exponentials of mean 5): mean 10 */
+        g[i] = dist_sample(&exp5, &r) + dist_sample(&exp5, &r);
+    v = judge_gaps(g, N, 10);
+    assert_true(v.mean_ok);
+    assert_false(v.ks_ok);
+    for (size_t i = 0; i < N; i++) /* half mean 5, half mean 15: mean 10, too spread */
+        g[i] = dist_sample(rng_next(&r) & 1 ? &exp5 : &exp15, &r);
+    v = judge_gaps(g, N, 10);
+    assert_true(v.mean_ok);
+    assert_false(v.ks_ok);
+    for (size_t i = 0; i < N; i++) /* exponential, but 10% slow */
+        g[i] = dist_sample(&exp11, &r);
+    v = judge_gaps(g, N, 10);
+    assert_false(v.mean_ok);
+    for (size_t i = 0; i < N; i++) /* the real thing passes */
+        g[i] = dist_sample(&exp10, &r);
+    v = judge_gaps(g, N, 10);
+    assert_true(v.mean_ok && v.ks_ok);
+    free(g);
 }
 
 static void test_pacing_first_send_after_a_gap(void **state)
@@ -970,6 +1054,7 @@ int main(void)
         cmocka_unit_test(test_period_roll_in_batches),
         cmocka_unit_test(test_pacing_issue_criterion),
         cmocka_unit_test(test_pacing_poisson_per_port),
+        cmocka_unit_test(test_pacing_criterion_rejects_other_gaps),
         cmocka_unit_test(test_pacing_first_send_after_a_gap),
         cmocka_unit_test(test_pacing_late_timer_keeps_schedule),
         cmocka_unit_test(test_pacing_burst_cap_and_count),
