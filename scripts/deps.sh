@@ -22,6 +22,7 @@ PKGS_build=(
     jq                              # checking --json output in scripts
     iproute2 procps util-linux      # ip netns and ss; ps; setsid, unshare, nsenter
     nftables                        # tests/netns: loss injection (numgen random)
+    locales                         # unit tests: locale sources for a decimal-comma locale
 )
 OPT_build=()
 PKGS_bench=(sockperf iperf3)

@@ -146,6 +146,14 @@ static void write_dump(struct seq_run *r)
     free(all);
 }
 
+/* -d characters have no newline of their own: end their line, so that the summary starts
+ * on a line of its own. One was printed per message sent (senders) or received (replier). */
+static void end_debug_line(const struct seq_run *r)
+{
+    if (r->debug && r->messages > 0)
+        putchar('\n');
+}
+
 void seq_print_sender_results(struct seq_run *r)
 {
     seq_collect(r);
@@ -158,6 +166,7 @@ void seq_print_sender_results(struct seq_run *r)
         return;
     uint64_t end = r->finish_ns > r->begin_ns ? r->finish_ns : r->begin_ns;
     pthread_mutex_lock(&r->out_lock);
+    end_debug_line(r);
     seq_summary_print(stdout, &r->stats, end - r->begin_ns);
     if (r->cfg->verify)
         seq_viol_print(stdout, &r->viol);
@@ -171,6 +180,7 @@ void seq_print_replier_results(struct seq_run *r)
     if (!r->text || !r->started)
         return;
     pthread_mutex_lock(&r->out_lock);
+    end_debug_line(r);
     printf("Connections: %" PRIu64 " accepted, %" PRIu64 " closed on error\n", r->accepted,
            r->closed_on_error);
     printf("Messages: %" PRIu64 " received, %" PRIu64 " replies sent\n", r->messages, r->replies);
@@ -243,24 +253,16 @@ static void json_violations(struct json *j, const struct seq_viol_counts *v)
     json_object_end(j);
 }
 
-static void json_fixed_kv(struct json *j, const char *key, double v)
-{
-    json_key(j, key);
-    json_fixed(j, v, 1);
-}
-
 static void json_summary(struct json *j, const struct seq_stats *st)
 {
+    double us[SEQ_FIGURES];
+    seq_stats_figures_us(st, us);
     json_key(j, "summary_us");
     json_object_begin(j);
-    json_fixed_kv(j, "average", st->mean_ns / 1000.0);
-    json_fixed_kv(j, "stddev", st->stddev_ns / 1000.0);
-    json_fixed_kv(j, "median", st->median_ns / 1000.0);
-    json_fixed_kv(j, "p90", st->p90_ns / 1000.0);
-    json_fixed_kv(j, "p99", st->p99_ns / 1000.0);
-    json_fixed_kv(j, "p99_9", st->p999_ns / 1000.0);
-    json_fixed_kv(j, "minimum", st->min_ns / 1000.0);
-    json_fixed_kv(j, "maximum", st->max_ns / 1000.0);
+    for (int i = 0; i < SEQ_FIGURES; i++) {
+        json_key(j, seq_figures[i].key);
+        json_fixed(j, us[i], 1);
+    }
     json_object_end(j);
 }
 

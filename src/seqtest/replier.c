@@ -17,7 +17,6 @@
  * else to do. */
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -655,13 +654,6 @@ static void on_listener_events(struct loop *loop, struct loop_fd *h, uint32_t ev
 
 /* ---- the run ----------------------------------------------------------------------- */
 
-static void on_signal(struct loop *loop, struct loop_signal *s, int signo)
-{
-    (void)s;
-    (void)signo;
-    loop_stop(loop);
-}
-
 static void worker_init(struct worker *wk)
 {
     loop_set_spin_threshold(wk->loop, CLOCK_SPIN_THRESHOLD_NS);
@@ -741,13 +733,7 @@ static void close_remaining(struct seq_run *r)
 int seq_replier_run(struct seq_run *r)
 {
     char err[512];
-    struct loop_signal sig;
-    static const int signals[] = {SIGINT, SIGTERM};
-    r->control = loop_new(err, sizeof err);
-    if (!r->control)
-        goto fail;
-    if (loop_signal_add(r->control, &sig, signals, ARRAY_LEN(signals), on_signal, err, sizeof err) <
-        0)
+    if (seq_control_open(r, err, sizeof err) < 0)
         goto fail;
     if (listen_all(r, err, sizeof err) < 0)
         goto fail;
@@ -764,7 +750,5 @@ int seq_replier_run(struct seq_run *r)
     r->finished = true;
     return r->exit_code;
 fail:
-    if (seq_run_set_error(r, 1, "%s", err))
-        seq_msg(r, "%s", err);
-    return 1;
+    return seq_run_fail(r, err);
 }

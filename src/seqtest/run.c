@@ -3,9 +3,11 @@
 #include "seqtest/run.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <string.h>
 
 #include "core/report.h"
+#include "core/util.h"
 #include "seqtest/verify.h"
 
 void seq_msg(struct seq_run *r, const char *fmt, ...)
@@ -140,6 +142,44 @@ bool seq_run_set_error(struct seq_run *r, int exit_code, const char *fmt, ...)
         r->exit_code = exit_code;
     pthread_mutex_unlock(&r->out_lock);
     return first;
+}
+
+int seq_run_fail(struct seq_run *r, const char *text)
+{
+    if (seq_run_set_error(r, 1, "%s", text))
+        seq_msg(r, "%s", text);
+    return 1;
+}
+
+static void on_stop_signal(struct loop *loop, struct loop_signal *s, int signo)
+{
+    (void)s;
+    (void)signo;
+    loop_stop(loop);
+}
+
+int seq_control_open(struct seq_run *r, char *err, size_t errlen)
+{
+    static const int signals[] = {SIGINT, SIGTERM};
+    r->control = loop_new(err, errlen);
+    if (!r->control)
+        return -1;
+    if (loop_signal_add(r->control, &r->stop_signals, signals, ARRAY_LEN(signals), on_stop_signal,
+                        err, errlen) < 0)
+        return -1;
+    r->have_stop_signals = true;
+    return 0;
+}
+
+void seq_control_close(struct seq_run *r)
+{
+    if (!r->control)
+        return;
+    if (r->have_stop_signals)
+        loop_signal_del(r->control, &r->stop_signals);
+    r->have_stop_signals = false;
+    loop_free(r->control);
+    r->control = NULL;
 }
 
 uint64_t seq_conn_seed(uint64_t run_seed, uint32_t conn)

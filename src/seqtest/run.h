@@ -122,6 +122,8 @@ struct seq_run {
     uint64_t seed;
 
     struct loop *control;
+    struct loop_signal stop_signals; /* SIGINT and SIGTERM on the control loop ... */
+    bool have_stop_signals;          /* ... once registered (seq_control_open) */
     struct worker_pool *pool;
     unsigned nworkers;
 
@@ -193,6 +195,17 @@ void seq_debug_char(struct seq_run *r, char ch);
  * first. Thread-safe (output lock). Returns true when this call recorded it. */
 bool seq_run_set_error(struct seq_run *r, int exit_code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Records text as the run's error (exit 1) and prints it as "seqtest: text" unless an
+ * earlier error was recorded. Returns 1, the exit code. Any thread. */
+int seq_run_fail(struct seq_run *r, const char *text);
+
+/* Creates the control loop r->control, on which SIGINT and SIGTERM stop the run (they stop
+ * the loop). Returns 0, or -1 with err set. Control thread. */
+int seq_control_open(struct seq_run *r, char *err, size_t errlen);
+/* Frees the control loop and its signal handler (after the pool is freed). Control
+ * thread. */
+void seq_control_close(struct seq_run *r);
 
 /* The draws of one message, a pure function of (seed, connection, seqno), so the sender's
  * receiving side can recompute what a request asked for when it checks the reply. */

@@ -20,7 +20,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -151,8 +150,7 @@ static void sconn_fail(struct seq_sconn *c, enum seq_viol kind, const struct seq
 static void run_abort(struct seq_sworker *w, const char *text)
 {
     struct seq_run *r = w->run;
-    if (seq_run_set_error(r, 1, "%s", text))
-        seq_msg(r, "%s", text);
+    seq_run_fail(r, text);
     if (!atomic_exchange(&r->fatal, true))
         worker_post_control(w->w, on_control_stop, r);
 }
@@ -933,23 +931,10 @@ oom:
     return -ENOMEM;
 }
 
-static void on_signal(struct loop *loop, struct loop_signal *s, int signo)
-{
-    (void)s;
-    (void)signo;
-    loop_stop(loop);
-}
-
 int seq_sender_run(struct seq_run *r)
 {
     char err[512];
-    struct loop_signal sig;
-    static const int signals[] = {SIGINT, SIGTERM};
-    r->control = loop_new(err, sizeof err);
-    if (!r->control)
-        goto fail;
-    if (loop_signal_add(r->control, &sig, signals, ARRAY_LEN(signals), on_signal, err, sizeof err) <
-        0)
+    if (seq_control_open(r, err, sizeof err) < 0)
         goto fail;
     r->pool = worker_pool_new(r->nworkers, r->control, err, sizeof err);
     if (!r->pool || setup_workers(r, err, sizeof err) < 0)
@@ -960,10 +945,8 @@ int seq_sender_run(struct seq_run *r)
     if (!r->finished)
         r->finish_ns = clock_mono_ns();
     worker_pool_stop(r->pool);
-    if (!r->finished && !atomic_load(&r->fatal)) {
-        if (seq_run_set_error(r, 1, "interrupted by a signal"))
-            seq_msg(r, "interrupted by a signal");
-    }
+    if (!r->finished && !atomic_load(&r->fatal))
+        seq_run_fail(r, "interrupted by a signal");
     for (size_t i = 0; i < r->nconns; i++)
         if (r->conns[i].fd >= 0) {
             close(r->conns[i].fd);
@@ -971,7 +954,5 @@ int seq_sender_run(struct seq_run *r)
         }
     return r->exit_code;
 fail:
-    if (seq_run_set_error(r, 1, "%s", err))
-        seq_msg(r, "%s", err);
-    return 1;
+    return seq_run_fail(r, err);
 }

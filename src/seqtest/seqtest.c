@@ -159,17 +159,14 @@ static int run(struct seq_run *r)
     seq_print_sender_results(r);
     return rc ? rc : r->exit_code;
 fail:
-    seq_run_set_error(r, 1, "%s", err);
-    seq_msg(r, "%s", err);
-    return 1;
+    return seq_run_fail(r, err);
 }
 
 static void cleanup(struct seq_run *r)
 {
     if (r->pool)
         worker_pool_free(r->pool);
-    if (r->control)
-        loop_free(r->control);
+    seq_control_close(r);
     for (unsigned k = 0; r->sworkers && k < r->nworkers; k++) {
         struct seq_sworker *w = &r->sworkers[k];
         free(w->rxbuf);

@@ -98,19 +98,30 @@ void seq_stats_compute(uint64_t *samples, size_t n, struct seq_stats *st)
     st->max_ns = samples[n - 1];
 }
 
+const struct seq_figure seq_figures[SEQ_FIGURES] = {
+    {"Average:  ", "average"}, {"Stddev:   ", "stddev"},  {"Median:   ", "median"},
+    {"90.0%ile: ", "p90"},     {"99.0%ile: ", "p99"},     {"99.9%ile: ", "p99_9"},
+    {"Minimum:  ", "minimum"}, {"Maximum:  ", "maximum"},
+};
+
+void seq_stats_figures_us(const struct seq_stats *st, double us[SEQ_FIGURES])
+{
+    const double ns[SEQ_FIGURES] = {(double)st->mean_ns, st->stddev_ns,     st->median_ns,
+                                    st->p90_ns,          st->p99_ns,        st->p999_ns,
+                                    (double)st->min_ns,  (double)st->max_ns};
+    for (int i = 0; i < SEQ_FIGURES; i++)
+        us[i] = ns[i] / 1000.0;
+}
+
 void seq_summary_print(FILE *out, const struct seq_stats *st, uint64_t elapsed_ns)
 {
+    double us[SEQ_FIGURES];
+    seq_stats_figures_us(st, us);
     report_printf(out, "Received %" PRIu64 " replies\n", st->n);
     report_printf(out, "Time: %.1f us\n", elapsed_ns / 1000.0);
     report_printf(out, "ROUND TRIP LATENCY:\n");
-    report_printf(out, "Average:  %.1f us\n", st->mean_ns / 1000.0);
-    report_printf(out, "Stddev:   %.1f us\n", st->stddev_ns / 1000.0);
-    report_printf(out, "Median:   %.1f us\n", st->median_ns / 1000.0);
-    report_printf(out, "90.0%%ile: %.1f us\n", st->p90_ns / 1000.0);
-    report_printf(out, "99.0%%ile: %.1f us\n", st->p99_ns / 1000.0);
-    report_printf(out, "99.9%%ile: %.1f us\n", st->p999_ns / 1000.0);
-    report_printf(out, "Minimum:  %.1f us\n", st->min_ns / 1000.0);
-    report_printf(out, "Maximum:  %.1f us\n", st->max_ns / 1000.0);
+    for (int i = 0; i < SEQ_FIGURES; i++)
+        report_printf(out, "%s%.1f us\n", seq_figures[i].label, us[i]);
 }
 
 void seq_dump_line(FILE *out, uint64_t slot, int64_t time_ns, uint64_t latency_ns, unsigned rsz,

@@ -54,6 +54,17 @@ double seq_pctile(const uint64_t *sorted, size_t n, double p);
  * and the squares are accumulated in 128 bits, so nothing wraps. */
 void seq_stats_compute(uint64_t *samples, size_t n, struct seq_stats *st);
 
+/* The eight latency figures of the summary, in its order: the text label (with the
+ * original's spacing) and the --json summary_us key of each. */
+#define SEQ_FIGURES 8
+struct seq_figure {
+    const char *label; /* "Average:  ", "Stddev:   ", ... */
+    const char *key;   /* "average", "stddev", ... */
+};
+extern const struct seq_figure seq_figures[SEQ_FIGURES];
+/* The values of the eight figures of st, in microseconds, in seq_figures' order. */
+void seq_stats_figures_us(const struct seq_stats *st, double us[SEQ_FIGURES]);
+
 /* The original's summary text, exactly:
  * "Received N replies\nTime: T us\nROUND TRIP LATENCY:\nAverage:  A us\n..." */
 void seq_summary_print(FILE *out, const struct seq_stats *st, uint64_t elapsed_ns);

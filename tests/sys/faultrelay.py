@@ -18,6 +18,8 @@ A fault is written KIND:MSG[:ARG[:MASK]][@CONN], deterministic:
                      the header, OFF >= 40 the payload
     truncate:N[:K]   forward only the first K bytes (default 20) of request N, then close both
                      sides of the connection
+    snip:N:OFF[:K]   forward request N without its K bytes (default 1) from byte OFF on, and
+                     go on: bytes lost in the middle of the stream, the connection intact
     close:N          close both sides instead of forwarding request N
 
 A `reply-` prefix (reply-dup:3) applies the fault to the replies instead. `@CONN` limits the
@@ -44,7 +46,7 @@ import time
 
 HEADER_SIZE = 40
 MAX_MSG = 8000
-KINDS = ("reorder", "dup", "drop", "corrupt", "truncate", "close")
+KINDS = ("reorder", "dup", "drop", "corrupt", "truncate", "snip", "close")
 UP, DOWN = "up", "down"
 MAX_SIZES = 100000
 
@@ -52,8 +54,9 @@ MAX_SIZES = 100000
 class Fault:
     """One parsed fault: what to do to which message of which direction and connection."""
 
-    def __init__(self, kind, msg, arg=None, mask=0xFF, conn=None, direction=UP):
+    def __init__(self, kind, msg, arg=None, mask=0xFF, conn=None, direction=UP, count=1):
         self.kind, self.msg, self.arg, self.mask = kind, msg, arg, mask
+        self.count = count  # snip: how many bytes
         self.conn, self.direction = conn, direction
 
     def applies(self, conn_index, direction):
@@ -64,6 +67,8 @@ class Fault:
         arg = "" if self.arg is None else f":{self.arg}"
         if self.kind == "corrupt" and self.mask != 0xFF:
             arg += f":{self.mask:#x}"
+        if self.kind == "snip" and self.count != 1:
+            arg += f":{self.count}"
         conn = "" if self.conn is None else f"@{self.conn}"
         return f"{prefix}{self.kind}:{self.msg}{arg}{conn}"
 
@@ -84,7 +89,7 @@ def parse_fault(text):
     if len(parts) < 2:
         raise ValueError(f"fault {text!r}: needs a message number")
     msg = _parse_int(parts[1], text, "message number")
-    arg, mask = None, 0xFF
+    arg, mask, count = None, 0xFF, 1
     if kind == "corrupt":
         if len(parts) not in (3, 4):
             raise ValueError(f"fault {text!r}: corrupt:MSG:OFFSET[:MASK]")
@@ -93,13 +98,20 @@ def parse_fault(text):
             mask = _parse_int(parts[3], text, "mask")
             if not 1 <= mask <= 0xFF:
                 raise ValueError(f"fault {text!r}: mask must be 1..255")
+    elif kind == "snip":
+        if len(parts) not in (3, 4):
+            raise ValueError(f"fault {text!r}: snip:MSG:OFFSET[:BYTES]")
+        arg = _parse_int(parts[2], text, "byte offset")
+        count = _parse_int(parts[3], text, "byte count") if len(parts) == 4 else 1
+        if count < 1:
+            raise ValueError(f"fault {text!r}: byte count must be at least 1")
     elif kind == "truncate":
         if len(parts) > 3:
             raise ValueError(f"fault {text!r}: truncate:MSG[:BYTES]")
         arg = _parse_int(parts[2], text, "byte count") if len(parts) == 3 else 20
     elif len(parts) != 2:
         raise ValueError(f"fault {text!r}: {kind}:MSG takes no further argument")
-    return Fault(kind, msg, arg, mask, conn, direction)
+    return Fault(kind, msg, arg, mask, conn, direction, count)
 
 
 def _parse_int(s, whole, what):
@@ -355,6 +367,13 @@ class FaultRelay:
                     out += b
                 else:
                     self.log(f"conn {conn.index} {direction}: corrupt offset {fault.arg} is "
+                             f"beyond message {n} of {len(msg)} bytes; forwarded unchanged")
+                    out += msg
+            elif fault.kind == "snip":
+                if fault.arg < len(msg):
+                    out += msg[:fault.arg] + msg[fault.arg + fault.count:]
+                else:
+                    self.log(f"conn {conn.index} {direction}: snip offset {fault.arg} is "
                              f"beyond message {n} of {len(msg)} bytes; forwarded unchanged")
                     out += msg
             elif fault.kind == "reorder":

@@ -230,6 +230,47 @@ def corrupt_request_payload_is_reported_by_the_replier(h):
     sender_saw_the_close(res, relay)
 
 
+def first_wrong_offset(m, off, what, res):
+    """Bytes lost at offset off shift the rest of the message: the first wrong byte is at
+    off, or (when a shifted byte happens to equal the pattern's, 1 in 256 each) a few after."""
+    k = int(m.group(1))
+    check(off <= k < off + 8, f"{what}: first wrong byte reported at offset {k}, the bytes "
+          f"were lost at {off}", res)
+    return k
+
+
+def mismatch_rx(seq):
+    return (rf"payload mismatch at seqno {seq} offset (\d+) \(stream offset (\d+)\): got "
+            r"0x[0-9a-f]{2}, expected 0x[0-9a-f]{2} \(\d+ of \d+ payload bytes differ\)")
+
+
+@test
+def bytes_lost_inside_a_request_are_reported_by_the_replier(h):
+    """The relay deletes 3 payload bytes of request 5 and keeps the connection: with -o
+    verify the replier reports the payload mismatch at seqno 5 and the offset where the
+    bytes went missing, and closes the connection, which the sender then reports."""
+    res, relay, summ, rres = async_fault_run(h, "snip:5:100:3", opts=FIXED)
+    m = stderr_line(rres.stderr, peer_prefix(relay) + mismatch_rx(5), "payload mismatch", rres)
+    k = first_wrong_offset(m, 100, "replier", rres)
+    check(int(m.group(2)) == 5 * 200 + k, f"stream offset {m.group(2)}, expected "
+          f"{5 * 200 + k}", rres)
+    check(summ["violations"]["payload"] == 1, "replier payload count", rres)
+    replier_closed_at_the_fault(relay, summ, rres)
+    sender_saw_the_close(res, relay)
+
+
+@test
+def bytes_lost_inside_a_reply_are_reported_by_the_sender(h):
+    res, relay, _, rres = async_fault_run(h, "reply-snip:3:60:2", opts=FIXED)
+    m = stderr_line(res.stderr, conn_prefix(relay) + mismatch_rx(3), "payload mismatch", res)
+    k = first_wrong_offset(m, 60, "sender", res)
+    check(int(m.group(2)) == 3 * 150 + k, f"stream offset {m.group(2)}", res)
+    # The next reply header starts 2 bytes late: the framing is lost, the connection ends.
+    check(res.rc == 1, f"sender exit {res.rc} after bytes were lost, expected 1", res)
+    fig = parse_summary(res, verify=True)
+    check(fig["violations"]["payload"] == 1 and fig["replies"] <= 4, "sender block", res)
+
+
 @test
 def corrupt_request_header_is_reported_and_closes(h):
     res, relay, summ, rres = async_fault_run(h, "corrupt:6:9", opts=FIXED)   # a ts1 byte

@@ -159,6 +159,21 @@ def corrupt_flips_exactly_one_byte(h):
 
 
 @test
+def snip_removes_bytes_and_keeps_the_connection(h):
+    """snip:3:50:4 drops bytes 50..53 of request 3; the MiniReplier frames by ssz, so it
+    sees request 3 end with the first 4 bytes of request 4, and everything after shifted."""
+    rep, relay, _ = run_through(h, ["snip:3:50:4"], n=6)
+    wire = b"".join(request(i) for i in range(6))
+    cut = 3 * 60 + 50
+    want = wire[:cut] + wire[cut + 4:]
+    got = b"".join(m if not isinstance(m, tuple) else m[1] for m in rep.received[0])
+    check(got == want, "the stream is not the original without exactly those 4 bytes",
+          got[cut - 4:cut + 8], want[cut - 4:cut + 8])
+    check(relay.applied() == ["conn 0: snip:3:50:4"], "applied", relay.applied())
+    check(relay.connections[0].messages["up"] == 6, "relay count", relay.events)
+
+
+@test
 def corrupting_ssz_keeps_the_relay_framing_on_the_original_sizes(h):
     rep, relay, _ = run_through(h, ["corrupt:2:37:0x40"])   # ssz 60 -> 60 + 0x4000
     check(seqs(rep.received[0]) == [0, 1], "before the bad size", rep.received[0])
@@ -257,13 +272,15 @@ def one_port_on_both_loopbacks(h):
 
 @test
 def bad_fault_strings_are_refused(h):
-    for bad in ("swap:1", "dup", "dup:x", "corrupt:1", "dup:1:2", "drop:-1", "corrupt:1:2:0"):
+    for bad in ("swap:1", "dup", "dup:x", "corrupt:1", "dup:1:2", "drop:-1", "corrupt:1:2:0",
+                "snip:1", "snip:1:2:0", "snip:1:2:3:4"):
         try:
             parse_fault(bad)
         except ValueError:
             continue
         check(False, f"{bad!r} accepted")
-    check(repr(parse_fault("reply-corrupt:9:50@2")) == "reply-corrupt:9:50@2", "round trip")
+    for text in ("reply-corrupt:9:50@2", "snip:3:41:7", "reply-snip:2:60@1"):
+        check(repr(parse_fault(text)) == text, f"{text} does not round-trip")
 
 
 @test

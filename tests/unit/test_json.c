@@ -13,6 +13,8 @@
 
 #include "core/json.h"
 
+#include "comma_locale.h"
+
 /* A writer onto a memory buffer. */
 struct sink {
     char *buf;
@@ -385,34 +387,13 @@ static void test_stream_write_error(void **state)
     fclose(f);
 }
 
-/* A locale whose decimal point is a comma, if one is installed; NULL otherwise. */
-static const char *find_comma_locale(void)
-{
-    static const char *names[] = {"de_DE.UTF-8", "de_DE.utf8",  "fr_FR.UTF-8", "fr_FR.utf8",
-                                  "nl_NL.UTF-8", "ru_RU.UTF-8", "es_ES.UTF-8", "it_IT.UTF-8",
-                                  "de_DE",       "fr_FR"};
-    const char *env = getenv("NETGRIND_TEST_COMMA_LOCALE");
-    if (env && setlocale(LC_NUMERIC, env)) {
-        setlocale(LC_NUMERIC, "C");
-        return env;
-    }
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (!setlocale(LC_NUMERIC, names[i]))
-            continue;
-        bool comma = strcmp(localeconv()->decimal_point, ",") == 0;
-        setlocale(LC_NUMERIC, "C");
-        if (comma)
-            return names[i];
-    }
-    return NULL;
-}
-
 static void test_decimal_comma_locale(void **state)
 {
     (void)state;
-    const char *name = find_comma_locale();
+    const char *name = comma_locale_find();
     if (!name) {
-        print_message("no decimal-comma locale installed: skipping\n");
+        print_message("no decimal-comma locale installed, and localedef cannot make one: "
+                      "skipping\n");
         skip();
     }
     /* Under the global locale (setlocale) and under a thread locale (uselocale). */
@@ -441,6 +422,7 @@ static void test_decimal_comma_locale(void **state)
     assert_string_equal(buf, "0.1");
     uselocale(old);
     freelocale(loc);
+    comma_locale_cleanup();
 }
 
 int main(void)

@@ -1,5 +1,6 @@
 /* The event loop: timers (order, never early, precision of a short spin-waited delay,
- * cancel and re-arm, no starvation), fd readiness, deleting a handler that still has an
+ * spinning under the spin threshold and sleeping above it (CPU time), cancel and re-arm, no
+ * starvation), fd readiness, deleting a handler that still has an
  * event in the current batch, posts and stop from another thread, signals via signalfd.
  * Every test runs under a guard timer that fails it if the loop does not stop in time. */
 
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/clock.h"
@@ -165,6 +167,44 @@ static void test_blocking_timer_not_early(void **state)
     assert_true(best_lateness(10 * NS_PER_MS, CLOCK_SPIN_THRESHOLD_NS, false) < 50 * NS_PER_MS);
     /* Without spinning, a short timer blocks too. */
     assert_true(best_lateness(300 * NS_PER_US, 0, false) < 50 * NS_PER_MS);
+}
+
+/* CPU time of this thread, ns. */
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+/* The thread's CPU time while the loop waits for one timer at delay_ns, as a share of the
+ * wall time of the wait: about 1 for a spin, about 0 for a sleep. */
+static double cpu_share_of_wait(uint64_t delay_ns)
+{
+    uint64_t cpu0 = thread_cpu_ns(), wall0 = clock_mono_ns();
+    lateness_of(delay_ns, CLOCK_SPIN_THRESHOLD_NS, false);
+    return (double)(thread_cpu_ns() - cpu0) / (double)(clock_mono_ns() - wall0);
+}
+
+/* The contract (loop.h, seqtest(1)): a wait under the spin threshold (1 ms) busy-polls, a
+ * longer one sleeps. A sleeping thread cannot gather CPU time, so every long wait must show
+ * a small share; a spin shows a share near 1 unless the thread was preempted, so the best
+ * of a few tries must. */
+static void test_short_wait_spins_long_wait_sleeps(void **state)
+{
+    (void)state;
+    double best_spin = 0;
+    for (int i = 0; i < LATENESS_TRIES; i++) {
+        double spin = cpu_share_of_wait(800 * NS_PER_US);
+        if (spin > best_spin)
+            best_spin = spin;
+        double sleep = cpu_share_of_wait(20 * NS_PER_MS);
+        if (sleep >= 0.25)
+            fail_msg("a 20 ms wait used %.0f%% of a CPU: it spun instead of sleeping", sleep * 100);
+    }
+    if (best_spin <= 0.5)
+        fail_msg("an 800 us wait used at best %.0f%% of a CPU: it slept instead of spinning",
+                 best_spin * 100);
 }
 
 static void test_epoll_wait_fallback(void **state)
@@ -621,6 +661,7 @@ int main(void)
         cmocka_unit_test(test_short_timer_is_precise),
         cmocka_unit_test(test_blocking_timer_not_early),
         cmocka_unit_test(test_epoll_wait_fallback),
+        cmocka_unit_test(test_short_wait_spins_long_wait_sleeps),
         cmocka_unit_test(test_far_deadline),
         cmocka_unit_test(test_busy_poll),
         cmocka_unit_test(test_cancel_and_rearm),

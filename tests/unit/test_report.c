@@ -15,6 +15,8 @@
 #include "core/hist.h"
 #include "core/report.h"
 
+#include "comma_locale.h"
+
 /* ---- schedule ------------------------------------------------------------------------ */
 
 static void test_schedule_init(void **state)
@@ -331,32 +333,13 @@ static void test_printf_to_stream(void **state)
     free(buf);
 }
 
-static const char *find_comma_locale(void)
-{
-    static const char *names[] = {"de_DE.UTF-8", "de_DE.utf8",  "fr_FR.UTF-8", "fr_FR.utf8",
-                                  "nl_NL.UTF-8", "ru_RU.UTF-8", "es_ES.UTF-8", "it_IT.UTF-8"};
-    const char *env = getenv("NETGRIND_TEST_COMMA_LOCALE");
-    if (env && setlocale(LC_NUMERIC, env)) {
-        setlocale(LC_NUMERIC, "C");
-        return env;
-    }
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (!setlocale(LC_NUMERIC, names[i]))
-            continue;
-        bool comma = strcmp(localeconv()->decimal_point, ",") == 0;
-        setlocale(LC_NUMERIC, "C");
-        if (comma)
-            return names[i];
-    }
-    return NULL;
-}
-
 static void test_text_under_comma_locale(void **state)
 {
     (void)state;
-    const char *name = find_comma_locale();
+    const char *name = comma_locale_find();
     if (!name) {
-        print_message("no decimal-comma locale installed: skipping\n");
+        print_message("no decimal-comma locale installed, and localedef cannot make one: "
+                      "skipping\n");
         skip();
     }
     assert_non_null(setlocale(LC_NUMERIC, name));
@@ -370,6 +353,7 @@ static void test_text_under_comma_locale(void **state)
     snprintf(b, sizeof(b), "%.1f", 1.5);
     assert_string_equal(b, "1,5");
     setlocale(LC_NUMERIC, "C");
+    comma_locale_cleanup();
 }
 
 int main(void)
