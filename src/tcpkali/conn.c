@@ -37,8 +37,6 @@
 #include "tcpkali/engine_int.h"
 #include "tcpkali/plan.h"
 
-#define TK_CAP_MIN_MOVE 1460 /* a capped read or write waits for at least this much allowance */
-
 enum {
     TK_SR_OK,     /* everything asked for was written */
     TK_SR_DONE,   /* nothing (more) is allowed now */
@@ -52,14 +50,6 @@ static void conn_on_events(struct loop *loop, struct loop_fd *h, uint32_t events
 static bool conn_write(struct tk_conn *c);
 
 /* ---- small helpers -------------------------------------------------------------------- */
-
-const char *tk_addr_text(const struct sock_addr *a, char *buf, size_t len)
-{
-    char host[SOCK_ADDR_STRLEN];
-    sock_addr_host(a, host, sizeof(host));
-    snprintf(buf, len, "[%s]:%u", host, (unsigned)sock_addr_port(a));
-    return buf;
-}
 
 static const struct tk_config *conn_cfg(const struct tk_conn *c)
 {
@@ -76,13 +66,13 @@ static const struct tk_msgsrc *conn_src(const struct tk_conn *c)
 static const char *conn_peer_text(const struct tk_conn *c, char *buf, size_t len)
 {
     if (c->flags & TK_CF_OUTGOING)
-        return tk_addr_text(&conn_cfg(c)->dests[c->dest].addr, buf, len);
+        return tk_addr_format(&conn_cfg(c)->dests[c->dest].addr, buf, len);
     struct sock_addr a;
     memset(&a, 0, sizeof(a));
     a.len = sizeof(a.ss);
     if (getpeername(c->lfd.fd, (struct sockaddr *)&a.ss, &a.len) < 0)
         return "[?]";
-    return tk_addr_text(&a, buf, len);
+    return tk_addr_format(&a, buf, len);
 }
 
 static void conn_dump(const struct tk_conn *c, const char *what, const uint8_t *p, size_t n)
@@ -264,13 +254,12 @@ static void conn_free(struct tk_conn *c)
     free(c);
 }
 
-/* A connect that did not succeed: counted by cause, reported with -v, then replaced at
- * the connect rate. */
-static void connect_failed(struct tk_conn *c, int err, bool timed_out)
+/* A connect to dest that did not succeed (timed_out: by --connect-timeout): counted by
+ * cause, reported (-v), and replaced by the pacer at the connect rate like any other. */
+static void connect_failure(struct tk_worker *w, const struct tk_dest *dest, int err,
+                            bool timed_out)
 {
-    struct tk_worker *w = c->w;
     struct tk_counters *k = &w->f.c;
-    char addr[SOCK_ADDR_STRLEN + 8];
 
     k->connect_failures++;
     if (timed_out || err == ETIMEDOUT)
@@ -279,17 +268,27 @@ static void connect_failed(struct tk_conn *c, int err, bool timed_out)
         k->connect_refused++;
     else
         k->connect_other_errors++;
-    if (conn_cfg(c)->verbose >= 1) {
-        conn_peer_text(c, addr, sizeof(addr));
+    if (w->e->cfg->verbose >= 1) {
+        char addr[SOCK_ADDR_STRLEN + 8];
+        tk_addr_format(&dest->addr, addr, sizeof(addr));
         if (timed_out)
-            fprintf(stderr, "Connection to %s is being closed: %s\n", addr, strerror(ETIMEDOUT));
+            tk_engine_conn_message(w->e, "Connection to %s is being closed: %s", addr,
+                                   strerror(ETIMEDOUT));
         else
-            fprintf(stderr, "Closing %s: %s\n", addr, strerror(err));
+            tk_engine_conn_message(w->e, "Closing %s: %s", addr, strerror(err));
     }
-    k->conns_connecting--;
+    worker_kick_connect(w);
+}
+
+static void connect_failed(struct tk_conn *c, int err, bool timed_out)
+{
+    struct tk_worker *w = c->w;
+    const struct tk_dest *dest = &conn_cfg(c)->dests[c->dest];
+
+    w->f.c.conns_connecting--;
     w->out_open--;
     conn_free(c);
-    worker_kick_connect(w);
+    connect_failure(w, dest, err, timed_out);
 }
 
 static void conn_close(struct tk_conn *c, enum tk_close_why why, int err)
@@ -311,7 +310,8 @@ static void conn_close(struct tk_conn *c, enum tk_close_why why, int err)
     }
     if (why == TK_CLOSE_ERROR && conn_cfg(c)->verbose >= 1) {
         char addr[SOCK_ADDR_STRLEN + 8];
-        fprintf(stderr, "Closing %s: %s\n", conn_peer_text(c, addr, sizeof(addr)), strerror(err));
+        tk_engine_conn_message(w->e, "Closing %s: %s", conn_peer_text(c, addr, sizeof(addr)),
+                               strerror(err));
     }
     if (outgoing) {
         k->conns_out--;
@@ -345,6 +345,15 @@ static void arm_send_timer(struct tk_conn *c, uint64_t deadline)
     struct tk_conn_ext *x = c->x;
     if (x && (!loop_timer_armed(&x->send_timer) || x->send_timer.node.deadline_ns > deadline))
         loop_timer_arm(c->w->loop, &x->send_timer, deadline);
+}
+
+/* The -r timer for a message due at `due`: the worker's pacing lead early, so that the
+ * loop, which spins for timers closer than the lead, finishes the wait on time (plan.h).
+ * The early wake-up finds nothing due yet and re-arms here for `due` itself. */
+static void arm_pace_timer(struct tk_conn *c, uint64_t due, uint64_t now)
+{
+    uint64_t lead = c->w->pace_lead_ns;
+    arm_send_timer(c, due > now + lead ? due - lead : due);
 }
 
 static void fatal_once(struct tk_conn *c, const char *msg)
@@ -401,6 +410,7 @@ static bool conn_msgs_started(struct tk_conn *c, uint64_t starts, uint64_t now)
             uint64_t t = now;
             if (x->sched_on) {
                 uint64_t intended = pace_sched_advance(&x->sched);
+                hist_record(&w->f.send_lag, now > intended ? now - intended : 0);
                 if (e->rate_intended)
                     t = intended;
             }
@@ -416,6 +426,33 @@ static bool conn_msgs_started(struct tk_conn *c, uint64_t starts, uint64_t now)
     return true;
 }
 
+/* ---- bandwidth caps ------------------------------------------------------------------- */
+
+/* When `want` bytes of allowance will be there (never now: the caller saw less). */
+static uint64_t cap_wait(struct pace_bucket *b, uint64_t want, uint64_t now)
+{
+    uint64_t wait = pace_bucket_take(b, want, now);
+    if (wait == 0) {
+        pace_bucket_refund(b, want); /* only asked, not taken */
+        wait = 1;
+    }
+    return wait;
+}
+
+/* How many of len bytes a cap lets through now. The cap moves a step at a time
+ * (tk_plan_cap_step): less than a step (or than len, if that is smaller) is not worth a
+ * system call, so then 0 is returned and *wait_ns says when the step will be there. */
+static uint64_t cap_allowed(struct pace_bucket *b, uint64_t len, uint64_t now, uint64_t *wait_ns)
+{
+    uint64_t step = tk_plan_cap_step(b->burst);
+    uint64_t want = len < step ? len : step;
+    uint64_t avail = pace_bucket_available(b, now);
+    if (avail >= want)
+        return avail < len ? avail : len;
+    *wait_ns = cap_wait(b, want, now);
+    return 0;
+}
+
 /* Sends up to len bytes from p under the upstream cap. *sent receives the count.
  * TK_SR_OK (all sent), TK_SR_FULL, TK_SR_CAPPED (part or none sent, timer armed) or
  * TK_SR_CLOSED. */
@@ -429,23 +466,14 @@ static int conn_send_bytes(struct tk_conn *c, const uint8_t *p, size_t len, uint
 
     *sent = 0;
     if (x && x->up_on) {
-        uint64_t avail = pace_bucket_available(&x->up, now);
-        size_t want = len < TK_CAP_MIN_MOVE ? len : TK_CAP_MIN_MOVE;
-        if (want > x->up.burst)
-            want = x->up.burst;
-        if (avail < want) {
-            uint64_t wait = pace_bucket_take(&x->up, want, now);
-            if (wait == 0) {
-                pace_bucket_refund(&x->up, want);
-                wait = 1;
-            }
+        uint64_t wait = 0;
+        uint64_t allowed = cap_allowed(&x->up, len, now, &wait);
+        if (allowed == 0) {
             arm_send_timer(c, now + wait);
             return TK_SR_CAPPED;
         }
-        if (len > avail) {
-            len = (size_t)avail;
-            capped = true;
-        }
+        capped = allowed < len;
+        len = (size_t)allowed;
     }
     struct tk_io io = {0};
     ssize_t n = e->tr->send(e->tr, x ? x->ts : NULL, c->lfd.fd, p, len, &io);
@@ -464,7 +492,8 @@ static int conn_send_bytes(struct tk_conn *c, const uint8_t *p, size_t len, uint
     if ((size_t)n < len)
         return TK_SR_FULL;
     if (capped) {
-        arm_send_timer(c, now + pace_bucket_take(&x->up, TK_CAP_MIN_MOVE, now));
+        /* The allowance is spent: come back when the next step is. */
+        arm_send_timer(c, now + cap_wait(&x->up, tk_plan_cap_step(x->up.burst), now));
         return TK_SR_CAPPED;
     }
     return TK_SR_OK;
@@ -628,6 +657,27 @@ static bool echo_flush(struct tk_conn *c, uint64_t now)
     return true;
 }
 
+/* The once part is out: the message (or nothing) follows, from the start of its buffer. */
+static void once_done(struct tk_conn *c, const struct tk_msgsrc *src)
+{
+    c->phase = src->has_messages ? TK_PH_MSGS : TK_PH_IDLE;
+    c->off = 0;
+    if (c->x) {
+        c->x->obuf.len = 0;
+        c->x->obuf_off = 0;
+    }
+}
+
+/* --channel-lifetime 0: a connection ends once it has written its first message whole (or
+ * all it had to send, or nothing when there is nothing to send), so that each connection
+ * carries one message and the pacer opens the next; rc is the last send's result. */
+static bool lifetime_zero_over(const struct tk_conn *c, const struct tk_msgsrc *src, int rc)
+{
+    if (c->phase == TK_PH_IDLE)
+        return rc != TK_SR_FULL && rc != TK_SR_CAPPED;
+    return (c->flags & TK_CF_SENT_MSG) && at_message_boundary(c, src);
+}
+
 /* Writes what the connection may send now and sets up the next wake-up (EPOLLOUT or the
  * send timer). Returns false when the connection was closed. */
 static bool conn_write(struct tk_conn *c)
@@ -651,14 +701,8 @@ static bool conn_write(struct tk_conn *c)
         rc = send_once(c, src, now);
         if (rc == TK_SR_CLOSED)
             return false;
-        if (rc == TK_SR_DONE) {
-            c->phase = src->has_messages ? TK_PH_MSGS : TK_PH_IDLE;
-            c->off = 0;
-            if (x) {
-                x->obuf.len = 0;
-                x->obuf_off = 0;
-            }
-        }
+        if (rc == TK_SR_DONE)
+            once_done(c, src);
     }
     if (c->phase == TK_PH_MSGS) {
         uint64_t allow = msgs_allowed(c, now);
@@ -668,14 +712,10 @@ static bool conn_write(struct tk_conn *c)
             return false;
         if (rc == TK_SR_DONE && x && x->sched_on && (!e->closed_loop || x->cl_credit) &&
             at_message_boundary(c, src))
-            arm_send_timer(c, pace_sched_next(&x->sched));
+            arm_pace_timer(c, pace_sched_next(&x->sched), now);
     }
     want_write(c, rc == TK_SR_FULL || rc == TK_SR_YIELD);
-    if (e->lifetime_zero &&
-        ((c->phase == TK_PH_IDLE && rc != TK_SR_FULL && rc != TK_SR_CAPPED) ||
-         ((c->flags & TK_CF_SENT_MSG) && at_message_boundary(c, src)))) {
-        /* --channel-lifetime 0: the connection has sent its first message (or had nothing
-         * to send); it ends here and the pacer opens the next one. */
+    if (e->lifetime_zero && lifetime_zero_over(c, src, rc)) {
         conn_close(c, TK_CLOSE_LIFETIME, 0);
         return false;
     }
@@ -802,21 +842,17 @@ static bool conn_read(struct tk_conn *c)
         size_t cap = TK_RXBUF;
         uint64_t now = clock_mono_ns();
         if (x && x->down_on) {
-            uint64_t avail = pace_bucket_available(&x->down, now);
-            uint64_t want = TK_CAP_MIN_MOVE < x->down.burst ? TK_CAP_MIN_MOVE : x->down.burst;
-            if (avail < want) {
-                uint64_t wait = pace_bucket_take(&x->down, want, now);
-                if (wait == 0) {
-                    pace_bucket_refund(&x->down, want);
-                    wait = 1;
-                }
+            uint64_t wait = 0;
+            uint64_t allowed = cap_allowed(&x->down, cap, now, &wait);
+            if (allowed == 0) {
+                /* Stop reading until the next step of allowance: the peer's flow control
+                 * holds the rest back meanwhile. */
                 c->flags |= TK_CF_READ_OFF;
                 conn_update_events(c);
                 loop_timer_arm(w->loop, &x->read_timer, now + wait);
                 return true;
             }
-            if (cap > avail)
-                cap = (size_t)avail;
+            cap = (size_t)allowed;
         }
         struct tk_io io = {0};
         ssize_t n = e->tr->recv(e->tr, x ? x->ts : NULL, c->lfd.fd, w->rxbuf, cap, &io);
@@ -848,13 +884,7 @@ static int bucket_for(struct pace_bucket *b, double Bps, uint64_t now)
     struct pace_rate r;
     if (pace_rate_from_per_sec(Bps, &r) < 0)
         return -EINVAL;
-    /* 10 ms of traffic, at least one MSS, so a capped stream moves in sensible pieces. */
-    double burst = Bps / 100.0;
-    if (burst < TK_CAP_MIN_MOVE)
-        burst = TK_CAP_MIN_MOVE;
-    if (burst > 16.0 * 1024 * 1024)
-        burst = 16.0 * 1024 * 1024;
-    return pace_bucket_init(b, r, (uint64_t)burst, now);
+    return pace_bucket_init(b, r, tk_plan_cap_burst(Bps), now);
 }
 
 static bool conn_needs_ext(const struct tk_conn *c, const struct tk_msgsrc *src, bool sends)
@@ -869,6 +899,35 @@ static bool conn_needs_ext(const struct tk_conn *c, const struct tk_msgsrc *src,
            e->tr->conn_state_size > 0;
 }
 
+/* The optional part of a connection that has become active: the -r schedule, the caps'
+ * buckets, the marker skip count and a non-constant source's state, from now on. 0 or
+ * -ENOMEM. */
+static int conn_setup_ext(struct tk_conn *c, const struct tk_msgsrc *src, bool sends)
+{
+    struct tk_worker *w = c->w;
+    const struct tk_config *cfg = w->e->cfg;
+    struct tk_conn_ext *x = conn_ext(c);
+    uint64_t now = clock_mono_ns();
+
+    if (!x)
+        return -ENOMEM;
+    x->lat_skip = cfg->latency_marker_skip;
+    if (sends && src->has_messages && w->rate_on)
+        x->sched_on = pace_sched_init_fixed(&x->sched, w->rate, now) == 0;
+    if (sends && cfg->bandwidth_up_Bps > 0)
+        x->up_on = bucket_for(&x->up, cfg->bandwidth_up_Bps, now) == 0;
+    if (cfg->bandwidth_down_Bps > 0)
+        x->down_on = bucket_for(&x->down, cfg->bandwidth_down_Bps, now) == 0;
+    if (sends && !src->constant) {
+        x->ms = calloc(1, src->ops->conn_state_size ? src->ops->conn_state_size : 1);
+        uint64_t uid = atomic_fetch_add(&w->e->conn_uid, 1) + 1;
+        if (!x->ms || (src->ops->conn_init && src->ops->conn_init(src, x->ms, uid) < 0) ||
+            (src->ops->first && src->ops->first(src, x->ms, &x->obuf) < 0))
+            return -ENOMEM;
+    }
+    return 0;
+}
+
 /* Sets up sending and receiving once connected (and past any handshake). false when the
  * connection was closed. */
 static bool conn_begin(struct tk_conn *c)
@@ -877,7 +936,6 @@ static bool conn_begin(struct tk_conn *c)
     const struct tk_engine *e = w->e;
     const struct tk_config *cfg = e->cfg;
     const struct tk_msgsrc *src = conn_src(c);
-    uint64_t now = clock_mono_ns();
     bool sends = src && (src->first_len > 0 || src->has_messages || !src->constant);
 
     c->state = TK_CS_ACTIVE;
@@ -892,28 +950,9 @@ static bool conn_begin(struct tk_conn *c)
     if (sends)
         c->phase = (src->constant && src->first_len == 0) ? TK_PH_MSGS : TK_PH_ONCE;
 
-    if (conn_needs_ext(c, src, sends)) {
-        struct tk_conn_ext *x = conn_ext(c);
-        if (!x) {
-            conn_close(c, TK_CLOSE_FATAL, ENOMEM);
-            return false;
-        }
-        x->lat_skip = cfg->latency_marker_skip;
-        if (sends && src->has_messages && w->rate_on)
-            x->sched_on = pace_sched_init_fixed(&x->sched, w->rate, now) == 0;
-        if (sends && cfg->bandwidth_up_Bps > 0)
-            x->up_on = bucket_for(&x->up, cfg->bandwidth_up_Bps, now) == 0;
-        if (cfg->bandwidth_down_Bps > 0)
-            x->down_on = bucket_for(&x->down, cfg->bandwidth_down_Bps, now) == 0;
-        if (sends && !src->constant) {
-            x->ms = calloc(1, src->ops->conn_state_size ? src->ops->conn_state_size : 1);
-            uint64_t uid = atomic_fetch_add(&w->e->conn_uid, 1) + 1;
-            if (!x->ms || (src->ops->conn_init && src->ops->conn_init(src, x->ms, uid) < 0) ||
-                (src->ops->first && src->ops->first(src, x->ms, &x->obuf) < 0)) {
-                conn_close(c, TK_CLOSE_FATAL, ENOMEM);
-                return false;
-            }
-        }
+    if (conn_needs_ext(c, src, sends) && conn_setup_ext(c, src, sends) < 0) {
+        conn_close(c, TK_CLOSE_FATAL, ENOMEM);
+        return false;
     }
     if (e->lifetime_zero && !sends) {
         conn_close(c, TK_CLOSE_LIFETIME, 0);
@@ -1002,8 +1041,8 @@ static void conn_connected(struct tk_conn *c, uint64_t now)
         char la[SOCK_ADDR_STRLEN + 8], ra[SOCK_ADDR_STRLEN + 8];
         if (sock_local_addr(c->lfd.fd, &local) == 0)
             fprintf(stderr, "Connection %s -> %s opened as %d\n",
-                    tk_addr_text(&local, la, sizeof(la)),
-                    tk_addr_text(&cfg->dests[c->dest].addr, ra, sizeof(ra)), c->lfd.fd);
+                    tk_addr_format(&local, la, sizeof(la)),
+                    tk_addr_format(&cfg->dests[c->dest].addr, ra, sizeof(ra)), c->lfd.fd);
     }
     conn_pick_dump(c);
     if (w->lifetime.dur_ns)
@@ -1087,23 +1126,30 @@ static int conn_bind_source(struct tk_engine *e, int fd, const struct tk_dest *d
     return 0;
 }
 
-/* A connect that failed before a connection object existed. */
-static void open_failed(struct tk_worker *w, const struct tk_dest *dest, int err)
+/* A socket for an outgoing connection to dest, options set and source bound: the fd, or
+ * -errno. Running out of descriptors ends the run, with tcpkali's advice. */
+static int open_socket(struct tk_engine *e, const struct tk_dest *dest)
 {
-    struct tk_counters *k = &w->f.c;
-    k->connect_failures++;
-    if (err == ECONNREFUSED)
-        k->connect_refused++;
-    else if (err == ETIMEDOUT)
-        k->connect_timeouts++;
-    else
-        k->connect_other_errors++;
-    if (w->e->cfg->verbose >= 1) {
-        char addr[SOCK_ADDR_STRLEN + 8];
-        fprintf(stderr, "Closing %s: %s\n", tk_addr_text(&dest->addr, addr, sizeof(addr)),
-                strerror(err));
+    int fd = socket(sock_addr_family(&dest->addr), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    IPPROTO_TCP);
+    if (fd < 0) {
+        int err = errno;
+        if (err == EMFILE || err == ENFILE) {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "Cannot create socket: %s\n%s", strerror(err),
+                     err == EMFILE ? "Increase `ulimit -n` to twice exceed the --connections."
+                                   : "Increase kern.maxfiles/fs.file-max sysctls");
+            tk_engine_post_fatal(e, 1, msg);
+        }
+        return -err;
     }
-    worker_kick_connect(w); /* the replacement waits for its token like any other */
+    tk_conn_sockopts(e->cfg, fd);
+    int rc = conn_bind_source(e, fd, dest);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
 }
 
 static void conn_open(struct tk_worker *w)
@@ -1117,26 +1163,12 @@ static void conn_open(struct tk_worker *w)
     k->conns_initiated++;
     k->conns_seen++;
     w->dest_attempts[d]++;
-    int fd = socket(sock_addr_family(&dest->addr), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    IPPROTO_TCP);
-    if (fd < 0) {
-        int err = errno;
-        if (err == EMFILE || err == ENFILE) {
-            char msg[256];
-            snprintf(msg, sizeof(msg), "Cannot create socket: %s\n%s", strerror(err),
-                     err == EMFILE ? "Increase `ulimit -n` to twice exceed the --connections."
-                                   : "Increase kern.maxfiles/fs.file-max sysctls");
-            tk_engine_post_fatal(e, 1, msg);
-        }
-        open_failed(w, dest, err);
-        return;
-    }
-    tk_conn_sockopts(cfg, fd);
-    int rc = conn_bind_source(e, fd, dest);
-    struct tk_conn *c = rc == 0 ? calloc(1, sizeof(*c)) : NULL;
+    int fd = open_socket(e, dest);
+    struct tk_conn *c = fd >= 0 ? calloc(1, sizeof(*c)) : NULL;
     if (!c) {
-        close(fd);
-        open_failed(w, dest, rc ? -rc : ENOMEM);
+        if (fd >= 0)
+            close(fd);
+        connect_failure(w, dest, fd < 0 ? -fd : ENOMEM, false);
         return;
     }
     c->w = w;
@@ -1145,18 +1177,14 @@ static void conn_open(struct tk_worker *w)
     c->state = TK_CS_CONNECTING;
     c->lfd.fd = fd;
     c->start_ns = clock_mono_ns();
-    rc = connect(fd, (const struct sockaddr *)&dest->addr.ss, dest->addr.len);
-    if (rc < 0 && errno != EINPROGRESS) {
-        int err = errno;
+    int rc = connect(fd, (const struct sockaddr *)&dest->addr.ss, dest->addr.len);
+    int err = rc < 0 && errno != EINPROGRESS ? errno : 0;
+    if (!err && loop_add_fd(w->loop, &c->lfd, fd, EPOLLOUT, conn_on_events) < 0)
+        err = ENOMEM;
+    if (err) {
         close(fd);
         free(c);
-        open_failed(w, dest, err);
-        return;
-    }
-    if (loop_add_fd(w->loop, &c->lfd, fd, EPOLLOUT, conn_on_events) < 0) {
-        close(fd);
-        free(c);
-        open_failed(w, dest, ENOMEM);
+        connect_failure(w, dest, err, false);
         return;
     }
     list_add(w, c);

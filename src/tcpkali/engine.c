@@ -7,11 +7,14 @@
  * probe socket without SO_REUSEPORT is bound to the address: if another program (a second
  * tcpkali included) already listens there, the probe fails with EADDRINUSE and the run
  * stops with tcpkali's bind message, instead of silently sharing the port (bug 46). For
- * port 0 the probe also chooses the port the whole group then shares. */
+ * port 0 (-l 0: any free port) the first probe also chooses the port that every address
+ * (0.0.0.0 and :: alike) and every worker then shares, so a client needs one port number
+ * whatever family it uses. */
 #include "tcpkali/engine.h"
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,35 +26,75 @@
 #include "tcpkali/dump.h"
 #include "tcpkali/engine_int.h"
 #include "tcpkali/plan.h"
+#include "tcpkali/syslimits.h"
 
 /* ---- figures -------------------------------------------------------------------------- */
 
+/* The histograms of figures and of snapshots, in the same order, so that every operation
+ * on them is one loop. */
+#define TK_NHIST 4
+
+static void figures_hists(struct tk_figures *f, struct hist *v[TK_NHIST])
+{
+    v[0] = &f->lat_connect;
+    v[1] = &f->lat_first_byte;
+    v[2] = &f->lat_message;
+    v[3] = &f->send_lag;
+}
+
+static void snapshot_hists(struct tk_snapshot *s, struct hist *v[TK_NHIST])
+{
+    v[0] = &s->lat_connect;
+    v[1] = &s->lat_first_byte;
+    v[2] = &s->lat_message;
+    v[3] = &s->send_lag;
+}
+
+static int hists_init(struct hist *v[TK_NHIST])
+{
+    int rc = 0;
+    for (int i = 0; i < TK_NHIST; i++)
+        if (hist_init(v[i], HIST_SUB_BITS_DEFAULT) < 0)
+            rc = -EINVAL;
+    return rc;
+}
+
+static void hists_free(struct hist *v[TK_NHIST])
+{
+    for (int i = 0; i < TK_NHIST; i++)
+        hist_free(v[i]);
+}
+
+static void hists_merge(struct hist *dst[TK_NHIST], struct hist *src[TK_NHIST])
+{
+    for (int i = 0; i < TK_NHIST; i++)
+        hist_merge(dst[i], src[i]);
+}
+
 static int figures_init(struct tk_figures *f)
 {
+    struct hist *v[TK_NHIST];
     memset(f, 0, sizeof(*f));
-    if (hist_init(&f->lat_connect, HIST_SUB_BITS_DEFAULT) < 0 ||
-        hist_init(&f->lat_first_byte, HIST_SUB_BITS_DEFAULT) < 0 ||
-        hist_init(&f->lat_message, HIST_SUB_BITS_DEFAULT) < 0)
-        return -EINVAL;
-    return 0;
+    figures_hists(f, v);
+    return hists_init(v);
 }
 
 static void figures_free(struct tk_figures *f)
 {
-    hist_free(&f->lat_connect);
-    hist_free(&f->lat_first_byte);
-    hist_free(&f->lat_message);
+    struct hist *v[TK_NHIST];
+    figures_hists(f, v);
+    hists_free(v);
 }
 
-static void figures_copy(struct tk_figures *dst, const struct tk_figures *src)
+static void figures_copy(struct tk_figures *dst, struct tk_figures *src)
 {
+    struct hist *d[TK_NHIST], *s[TK_NHIST];
+    figures_hists(dst, d);
+    figures_hists(src, s);
     dst->c = src->c;
-    hist_reset(&dst->lat_connect);
-    hist_reset(&dst->lat_first_byte);
-    hist_reset(&dst->lat_message);
-    hist_merge(&dst->lat_connect, &src->lat_connect);
-    hist_merge(&dst->lat_first_byte, &src->lat_first_byte);
-    hist_merge(&dst->lat_message, &src->lat_message);
+    for (int i = 0; i < TK_NHIST; i++)
+        hist_reset(d[i]);
+    hists_merge(d, s);
 }
 
 static void counters_add(struct tk_counters *a, const struct tk_counters *b)
@@ -165,6 +208,43 @@ void tk_engine_post_message_stop(struct tk_engine *e, const uint8_t *last, size_
     post_control(e, control_message_stop, 2, last, len);
 }
 
+/* ---- per-connection messages ---------------------------------------------------------- */
+
+static void print_left_out(uint64_t n)
+{
+    char buf[96];
+    if (n)
+        fprintf(stderr, "%s\n", tk_linelimit_text(buf, sizeof(buf), n));
+}
+
+void tk_engine_conn_message(struct tk_engine *e, const char *fmt, ...)
+{
+    if (e->cfg->verbose < 1)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    uint64_t left_out = 0;
+    pthread_mutex_lock(&e->msg_lock);
+    bool print = e->cfg->verbose >= 2 ||
+                 tk_linelimit_admit(&e->msg_limit, clock_mono_ns(), &left_out);
+    print_left_out(left_out);
+    if (print)
+        fprintf(stderr, "%s\n", line);
+    pthread_mutex_unlock(&e->msg_lock);
+}
+
+/* Reports the lines a finished window left out, so the count shows up even when no further
+ * message comes (the control thread calls this with every snapshot, and at the stop). */
+static void conn_messages_flush(struct tk_engine *e, bool at_end)
+{
+    pthread_mutex_lock(&e->msg_lock);
+    print_left_out(tk_linelimit_flush(&e->msg_limit, clock_mono_ns(), at_end));
+    pthread_mutex_unlock(&e->msg_lock);
+}
+
 /* ---- creation ------------------------------------------------------------------------- */
 
 static int split_sources(struct tk_engine *e, const struct tk_config *cfg)
@@ -182,6 +262,15 @@ static int split_sources(struct tk_engine *e, const struct tk_config *cfg)
             e->src4[e->nsrc4++] = cfg->source_ips[i];
     }
     return 0;
+}
+
+/* The ephemeral port range's size, for loopback spreading (plan.h). */
+static uint32_t port_range(void)
+{
+    struct tk_syslimits sl;
+    tk_syslimits_read(&sl);
+    long n = tk_syslimits_port_count(&sl);
+    return n > 0 ? (uint32_t)n : TK_PLAN_DEFAULT_PORT_RANGE;
 }
 
 static int compile_markers(struct tk_engine *e, const struct tk_config *cfg, char *err,
@@ -211,18 +300,77 @@ static int compile_markers(struct tk_engine *e, const struct tk_config *cfg, cha
     return 0;
 }
 
+/* -r for w's connections (0: none), and the pacing lead that goes with it. The loop's spin
+ * threshold is set from the lead by the worker itself (worker_init, rate_fn). A pure
+ * listener (--listen-mode=active with -r) does not know how many connections will come, so
+ * it does not spin at all rather than risk a CPU per worker. */
+static void worker_set_rate(struct tk_worker *w, double per_second)
+{
+    const struct tk_config *cfg = w->e->cfg;
+    w->rate_on = per_second > 0 && pace_rate_from_per_sec(per_second, &w->rate) == 0;
+    uint64_t conns = tk_plan_share(cfg->connections, w->e->nworkers, w->index);
+    w->pace_lead_ns = w->rate_on && cfg->ndests ? tk_plan_pace_lead(per_second, conns) : 0;
+}
+
+/* The workers' state (their threads come with pool_new). 0 or -ENOMEM. */
+static int workers_new(struct tk_engine *e)
+{
+    const struct tk_config *cfg = e->cfg;
+    size_t nd = cfg->ndests ? cfg->ndests : 1;
+
+    e->workers = calloc(e->nworkers, sizeof(*e->workers));
+    e->final = calloc(e->nworkers, sizeof(*e->final));
+    if (!e->workers || !e->final)
+        return -ENOMEM;
+    for (unsigned i = 0; i < e->nworkers; i++) {
+        struct tk_worker *w = &e->workers[i];
+        w->e = e;
+        w->index = i;
+        if (figures_init(&w->f) < 0 || figures_init(&e->final[i]) < 0)
+            return -ENOMEM;
+        w->rxbuf = malloc(TK_RXBUF);
+        w->dest_attempts = calloc(nd, sizeof(uint32_t));
+        w->dest_ok = calloc(nd, sizeof(uint32_t));
+        if (!w->rxbuf || !w->dest_attempts || !w->dest_ok)
+            return -ENOMEM;
+        /* Workers start their destination rotation at different places (as tcpkali). */
+        w->dest_next = cfg->ndests ? i % cfg->ndests : 0;
+        worker_set_rate(w, cfg->message_rate > 0 ? cfg->message_rate
+                                                 : (cfg->rate_search ? 100.0 : 0));
+    }
+    return 0;
+}
+
+/* The worker threads, each with its loop, bound to the workers' state. */
+static int pool_new(struct tk_engine *e, char *err, size_t errlen)
+{
+    char perr[256];
+    e->pool = worker_pool_new(e->nworkers, e->control, perr, sizeof(perr));
+    if (!e->pool) {
+        snprintf(err, errlen, "%s", perr);
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < e->nworkers; i++) {
+        struct worker *wk = worker_pool_get(e->pool, i);
+        e->workers[i].wk = wk;
+        e->workers[i].loop = wk->loop;
+        wk->state = &e->workers[i];
+    }
+    return 0;
+}
+
 struct tk_engine *tk_engine_new(const struct tk_config *cfg, struct loop *control,
                                 const struct tk_engine_events *ev, int *exit_code, char *err,
                                 size_t errlen)
 {
     struct tk_engine *e = calloc(1, sizeof(*e));
-    char perr[256];
 
     *exit_code = 70;
     if (!e) {
         snprintf(err, errlen, "Out of memory");
         return NULL;
     }
+    pthread_mutex_init(&e->msg_lock, NULL);
     e->cfg = cfg;
     e->control = control;
     if (ev)
@@ -248,7 +396,7 @@ struct tk_engine *tk_engine_new(const struct tk_config *cfg, struct loop *contro
     }
     if (split_sources(e, cfg) < 0)
         goto nomem;
-    e->nloop = cfg->nsource_ips ? 1 : tk_plan_loop_sources(cfg->connections, tk_plan_port_range());
+    e->nloop = cfg->nsource_ips ? 1 : tk_plan_loop_sources(cfg->connections, port_range());
 
     e->src_out = tk_msgsrc_new(cfg, e->tr->frame_client, e->tr->frame_ctx, exit_code, err, errlen);
     if (!e->src_out)
@@ -260,37 +408,11 @@ struct tk_engine *tk_engine_new(const struct tk_config *cfg, struct loop *contro
             goto fail;
     }
 
-    e->workers = calloc(e->nworkers, sizeof(*e->workers));
-    e->final = calloc(e->nworkers, sizeof(*e->final));
-    if (!e->workers || !e->final)
+    if (workers_new(e) < 0)
         goto nomem;
-    for (unsigned i = 0; i < e->nworkers; i++) {
-        struct tk_worker *w = &e->workers[i];
-        w->e = e;
-        w->index = i;
-        if (figures_init(&w->f) < 0 || figures_init(&e->final[i]) < 0)
-            goto nomem;
-        w->rxbuf = malloc(TK_RXBUF);
-        size_t nd = cfg->ndests ? cfg->ndests : 1;
-        w->dest_attempts = calloc(nd, sizeof(uint32_t));
-        w->dest_ok = calloc(nd, sizeof(uint32_t));
-        if (!w->rxbuf || !w->dest_attempts || !w->dest_ok)
-            goto nomem;
-        w->dest_next = cfg->ndests ? i % cfg->ndests : 0;
-        double r = cfg->message_rate > 0 ? cfg->message_rate : (cfg->rate_search ? 100.0 : 0);
-        w->rate_on = r > 0 && pace_rate_from_per_sec(r, &w->rate) == 0;
-    }
-    e->pool = worker_pool_new(e->nworkers, control, perr, sizeof(perr));
-    if (!e->pool) {
-        snprintf(err, errlen, "%s", perr);
+    if (pool_new(e, err, errlen) < 0) {
         *exit_code = 71;
         goto fail;
-    }
-    for (unsigned i = 0; i < e->nworkers; i++) {
-        struct worker *wk = worker_pool_get(e->pool, i);
-        e->workers[i].wk = wk;
-        e->workers[i].loop = wk->loop;
-        wk->state = &e->workers[i];
     }
     return e;
 
@@ -333,14 +455,118 @@ static int bind_fail(char *err, size_t errlen, const struct sock_addr *a, unsign
 {
     char addr[SOCK_ADDR_STRLEN + 8];
     snprintf(err, errlen, "Bind %s is not done on thread %u: %s",
-             tk_addr_text(a, addr, sizeof(addr)), worker, strerror(e));
+             tk_addr_format(a, addr, sizeof(addr)), worker, strerror(e));
     return -e;
+}
+
+/* The port listening address i asks for: its own, else -l's (0: any free port). */
+static uint16_t wanted_port(const struct tk_config *cfg, size_t i)
+{
+    uint16_t p = sock_addr_port(&cfg->listen_addrs.v[i]);
+    return p ? p : cfg->listen_port;
+}
+
+/* Binds listening address i at port (0: the kernel picks): the probe, then one socket per
+ * worker on the port the probe got (e->bound[i]). On failure returns -errno with *at and
+ * *worker naming where it failed. */
+static int bind_address(struct tk_engine *e, size_t i, uint16_t port, struct sock_addr *at,
+                        unsigned *worker)
+{
+    const struct tk_config *cfg = e->cfg;
+    size_t na = cfg->listen_addrs.n;
+    struct sock_addr a = cfg->listen_addrs.v[i];
+
+    sock_addr_set_port(&a, port);
+    *at = a;
+    *worker = 0;
+    /* The probe: fails if anybody listens here already; picks the port for port 0. */
+    int fd = listen_socket(cfg, &a, false, false);
+    if (fd < 0)
+        return fd;
+    if (sock_local_addr(fd, &e->bound[i]) < 0)
+        e->bound[i] = a;
+    close(fd);
+    *at = e->bound[i];
+    for (unsigned w = 0; w < e->nworkers; w++) {
+        fd = listen_socket(cfg, &e->bound[i], true, true);
+        if (fd < 0) {
+            *worker = w;
+            return fd;
+        }
+        e->lfds[w * na + i] = fd;
+    }
+    e->nbound = i + 1;
+    return 0;
+}
+
+static void close_listeners(struct tk_engine *e)
+{
+    size_t nfds = (e->cfg->listen_addrs.n ? e->cfg->listen_addrs.n : 1) * e->nworkers;
+    for (size_t k = 0; k < nfds; k++) {
+        if (e->lfds[k] >= 0)
+            close(e->lfds[k]);
+        e->lfds[k] = -1;
+    }
+    e->nbound = 0;
+}
+
+/* Binds address i's family to port without listening (no SO_REUSEADDR): while this socket
+ * holds the port, the kernel picks another one for port 0. The fd, or -1. */
+static int hold_port(const struct tk_config *cfg, size_t i, uint16_t port)
+{
+    struct sock_addr a = cfg->listen_addrs.v[i];
+    sock_addr_set_port(&a, port);
+    int fd = socket(sock_addr_family(&a), SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (fd >= 0 && bind(fd, (const struct sockaddr *)&a.ss, a.len) < 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* Tries for a shared free port (-l 0): the port the kernel picks for the first address may
+ * be taken for another family by some other program. Then that pick is held (hold_port), so
+ * that the next attempt gets a different one (the kernel's choice is not random enough to
+ * count on: in a narrow range it picks the same port again). */
+#define TK_LISTEN_PORT_TRIES 8
+
+/* How an attempt at binding every address went. */
+struct bind_try {
+    struct sock_addr at; /* where it failed */
+    unsigned worker;     /* on which worker's socket */
+    bool retry;          /* a shared pick (-l 0) that a later address could not take */
+    size_t picked_at;    /* the first address whose port the kernel picked */
+    uint16_t picked;     /* that port */
+};
+
+/* One attempt: 0, or -errno with t saying where and whether a new pick may do. */
+static int bind_all(struct tk_engine *e, struct bind_try *t)
+{
+    const struct tk_config *cfg = e->cfg;
+    uint16_t shared = 0; /* the kernel's pick for the first port-0 address */
+    int rc = 0;
+
+    memset(t, 0, sizeof(*t));
+    for (size_t i = 0; i < cfg->listen_addrs.n && rc == 0; i++) {
+        uint16_t want = wanted_port(cfg, i);
+        rc = bind_address(e, i, want ? want : shared, &t->at, &t->worker);
+        if (rc == 0 && !want && !shared) {
+            shared = sock_addr_port(&e->bound[i]);
+            t->picked_at = i;
+            t->picked = shared;
+        }
+        t->retry = rc == -EADDRINUSE && !want && shared;
+    }
+    return rc;
 }
 
 static int open_listeners(struct tk_engine *e, char *err, size_t errlen)
 {
     const struct tk_config *cfg = e->cfg;
     size_t na = cfg->listen_addrs.n;
+    int held[TK_LISTEN_PORT_TRIES];
+    unsigned nheld = 0;
+    int rc;
 
     e->bound = calloc(na ? na : 1, sizeof(*e->bound));
     e->lfds = malloc((na ? na : 1) * e->nworkers * sizeof(int));
@@ -348,28 +574,24 @@ static int open_listeners(struct tk_engine *e, char *err, size_t errlen)
         snprintf(err, errlen, "Out of memory");
         return -ENOMEM;
     }
-    for (size_t k = 0; k < na * e->nworkers; k++)
+    for (size_t k = 0; k < (na ? na : 1) * e->nworkers; k++)
         e->lfds[k] = -1;
-    for (size_t i = 0; i < na; i++) {
-        struct sock_addr a = cfg->listen_addrs.v[i];
-        if (sock_addr_port(&a) == 0)
-            sock_addr_set_port(&a, cfg->listen_port);
-        /* The probe: fails if anybody listens here already; picks the port for port 0. */
-        int fd = listen_socket(cfg, &a, false, false);
-        if (fd < 0)
-            return bind_fail(err, errlen, &a, 0, -fd);
-        if (sock_local_addr(fd, &e->bound[i]) < 0)
-            e->bound[i] = a;
-        close(fd);
-        e->nbound = i + 1;
-        for (unsigned w = 0; w < e->nworkers; w++) {
-            fd = listen_socket(cfg, &e->bound[i], true, true);
-            if (fd < 0)
-                return bind_fail(err, errlen, &e->bound[i], w, -fd);
-            e->lfds[w * na + i] = fd;
+    for (;;) {
+        struct bind_try t;
+        rc = bind_all(e, &t);
+        if (rc == 0)
+            break;
+        close_listeners(e);
+        if (!t.retry || nheld == TK_LISTEN_PORT_TRIES ||
+            (held[nheld] = hold_port(cfg, t.picked_at, t.picked)) < 0) {
+            rc = bind_fail(err, errlen, &t.at, t.worker, -rc);
+            break;
         }
+        nheld++;
     }
-    return 0;
+    while (nheld)
+        close(held[--nheld]);
+    return rc;
 }
 
 static void accept_pause(struct tk_worker *w, bool pause)
@@ -420,7 +642,9 @@ static void worker_init(struct worker *wk)
     struct tk_engine *e = w->e;
     size_t na = e->nbound;
 
-    loop_set_spin_threshold(w->loop, 0);
+    /* Spin only to finish -r's early wake-ups (plan.h: tk_plan_pace_lead); everything else
+     * waits blocked, so an idle or bulk worker costs no CPU. */
+    loop_set_spin_threshold(w->loop, w->pace_lead_ns);
     loop_timer_init(&w->accept_timer, on_accept_timer);
     if (na) {
         w->ls = calloc(na, sizeof(*w->ls));
@@ -478,22 +702,23 @@ static void snap_fn(struct worker *wk, void *arg)
     figures_copy(&slots[w->index], &w->f);
 }
 
-static void merge_into(struct tk_engine *e, const struct tk_figures *slots, struct tk_snapshot *out)
+static void merge_into(struct tk_engine *e, struct tk_figures *slots, struct tk_snapshot *out)
 {
+    struct hist *o[TK_NHIST], *w[TK_NHIST];
+    snapshot_hists(out, o);
     for (unsigned i = 0; i < e->nworkers; i++) {
         counters_add(&out->c, &slots[i].c);
-        hist_merge(&out->lat_connect, &slots[i].lat_connect);
-        hist_merge(&out->lat_first_byte, &slots[i].lat_first_byte);
-        hist_merge(&out->lat_message, &slots[i].lat_message);
+        figures_hists(&slots[i], w);
+        hists_merge(o, w);
     }
 }
 
 void tk_engine_snapshot(struct tk_engine *e, struct tk_snapshot *out)
 {
+    struct hist *v[TK_NHIST];
     memset(out, 0, sizeof(*out));
-    hist_init(&out->lat_connect, HIST_SUB_BITS_DEFAULT);
-    hist_init(&out->lat_first_byte, HIST_SUB_BITS_DEFAULT);
-    hist_init(&out->lat_message, HIST_SUB_BITS_DEFAULT);
+    snapshot_hists(out, v);
+    hists_init(v);
     out->latency_from_intended_time = e->rate_intended;
     if (!e->started) {
         out->taken_ns = clock_mono_ns();
@@ -511,6 +736,7 @@ void tk_engine_snapshot(struct tk_engine *e, struct tk_snapshot *out)
         figures_init(&slots[i]);
     worker_pool_call_all(e->pool, snap_fn, slots);
     out->taken_ns = clock_mono_ns();
+    conn_messages_flush(e, false);
     merge_into(e, slots, out);
     for (unsigned i = 0; i < e->nworkers; i++)
         figures_free(&slots[i]);
@@ -519,9 +745,9 @@ void tk_engine_snapshot(struct tk_engine *e, struct tk_snapshot *out)
 
 void tk_snapshot_free(struct tk_snapshot *s)
 {
-    hist_free(&s->lat_connect);
-    hist_free(&s->lat_first_byte);
-    hist_free(&s->lat_message);
+    struct hist *v[TK_NHIST];
+    snapshot_hists(s, v);
+    hists_free(v);
 }
 
 /* ---- live changes --------------------------------------------------------------------- */
@@ -529,8 +755,8 @@ void tk_snapshot_free(struct tk_snapshot *s)
 static void rate_fn(struct worker *wk, void *arg)
 {
     struct tk_worker *w = wk->state;
-    double r = *(const double *)arg;
-    w->rate_on = r > 0 && pace_rate_from_per_sec(r, &w->rate) == 0;
+    worker_set_rate(w, *(const double *)arg);
+    loop_set_spin_threshold(w->loop, w->pace_lead_ns);
     tk_worker_apply_rate(w);
 }
 
@@ -650,6 +876,7 @@ void tk_engine_stop(struct tk_engine *e)
             if (!e->workers[i].stopping)
                 final_fn(e->workers[i].wk, NULL);
     }
+    conn_messages_flush(e, true);
     e->stopped = true;
 }
 
@@ -672,12 +899,8 @@ void tk_engine_free(struct tk_engine *e)
     if (e->final)
         for (unsigned i = 0; i < e->nworkers; i++)
             figures_free(&e->final[i]);
-    if (e->lfds) {
-        size_t nfds = (e->cfg->listen_addrs.n ? e->cfg->listen_addrs.n : 1) * e->nworkers;
-        for (size_t k = 0; k < nfds; k++)
-            if (e->lfds[k] >= 0)
-                close(e->lfds[k]);
-    }
+    if (e->lfds)
+        close_listeners(e);
     free(e->lfds);
     free(e->bound);
     free(e->final);
@@ -689,5 +912,6 @@ void tk_engine_free(struct tk_engine *e)
     tk_marker_free(&e->mm_prefix);
     tk_msgsrc_free(e->src_out);
     tk_msgsrc_free(e->src_in);
+    pthread_mutex_destroy(&e->msg_lock);
     free(e);
 }

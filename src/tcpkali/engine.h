@@ -43,7 +43,18 @@
  *   take them, the connection stops reading (the peer's own flow control holds the rest).
  * - Histograms are per worker over every connection, open or closed (bug 41), in ns with
  *   no upper limit (bug 42). msgs_sent counts every -m message whose first byte was
- *   written; msgs_rcvd counts message-marker tokens received. */
+ *   written; msgs_rcvd counts message-marker tokens received.
+ * Added by KF:
+ * - The bandwidth caps move in steps of 10 ms of allowance (1 byte to one MSS) on a timer,
+ *   so they are smooth at any rate and exact (plan.h: tk_plan_cap_burst).
+ * - -r timers fire up to 100 us early and the worker's loop polls the rest of the way
+ *   (plan.h: tk_plan_pace_lead); snapshot.send_lag holds how late each message still went.
+ * - At -v 1 the per-connection lines ("Closing ...") are limited to 5 a second, then one
+ *   "(N more connection messages in the last second)" line (output.h); -vv prints all.
+ * - Listening on port 0: every address (each family) and every worker shares the port the
+ *   kernel picked for the first address.
+ * - tk_engine_stop keeps each worker's figures as they are when it stops sending, so a
+ *   snapshot after the stop holds every byte written (the peer's count). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -92,6 +103,9 @@ struct tk_snapshot {
     /* With -r, message latency is measured from each message's intended send time, so a
      * stalled sender cannot hide its stall (coordinated omission). */
     bool latency_from_intended_time;
+    /* Added by KF: with -r, each message's actual send time (its first byte written) minus
+     * its intended send time, in ns (empty without -r): how late the pacing was. */
+    struct hist send_lag;
 };
 
 /* Events the engine reports to the control thread (run on the control loop). */

@@ -8,6 +8,7 @@
  * thread touches them while it runs. The engine object is read-only for workers except
  * the atomics (global source round-robin, connection numbers, one-shot event flags). */
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@
 #include "tcpkali/engine.h"
 #include "tcpkali/marker.h"
 #include "tcpkali/msgsrc.h"
+#include "tcpkali/output.h"
 #include "tcpkali/transport.h"
 
 #define TK_RXBUF (64 * 1024)        /* the per-worker receive buffer: one read's maximum */
@@ -123,10 +125,11 @@ struct tk_listener {
     struct tk_worker *w;
 };
 
-/* A worker's figures, also the per-worker slot of a snapshot. */
+/* A worker's figures, also the per-worker slot of a snapshot. The histograms are those of
+ * struct tk_snapshot (send_lag: -r pacing, actual minus intended send time). */
 struct tk_figures {
     struct tk_counters c;
-    struct hist lat_connect, lat_first_byte, lat_message;
+    struct hist lat_connect, lat_first_byte, lat_message, send_lag;
 };
 
 struct tk_worker {
@@ -153,9 +156,10 @@ struct tk_worker {
     struct tk_fifo connecting, lifetime;
     struct tk_conn *dumping; /* --dump-one: the connection being dumped */
 
-    /* -r, live (tk_engine_set_message_rate). */
+    /* -r, live (tk_engine_set_message_rate), and how early its timers fire (plan.h). */
     bool rate_on;
     struct pace_rate rate;
+    uint64_t pace_lead_ns;
 
     struct tk_figures f;
     uint8_t *rxbuf;
@@ -191,6 +195,11 @@ struct tk_engine {
     atomic_uint_fast64_t conn_uid; /* connection numbers for message sources */
     atomic_bool fatal_sent, stop_sent;
 
+    /* Per-connection messages ("Closing [ip]:port: ..."): every worker prints them, one
+     * limiter for the process (output.h), so at -v 1 a dead port cannot flood stderr. */
+    pthread_mutex_t msg_lock;
+    struct tk_linelimit msg_limit;
+
     bool started, stopped;
     struct tk_figures *final; /* per worker, saved by tk_engine_stop */
     uint64_t final_ns;
@@ -214,8 +223,11 @@ void tk_worker_apply_rate(struct tk_worker *w);
  * listener they carry over to every accepted socket. */
 void tk_conn_sockopts(const struct tk_config *cfg, int fd);
 
-/* Formats "[host]:port" as tcpkali prints addresses. */
-const char *tk_addr_text(const struct sock_addr *a, char *buf, size_t len);
+
+/* Prints one per-connection message line (fmt without the newline) to stderr from any
+ * worker: at -v 1 through the engine's limiter, at -vv every one, at -v 0 none. */
+void tk_engine_conn_message(struct tk_engine *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Reports a condition that ends the run, once per engine (any worker thread). */
 void tk_engine_post_fatal(struct tk_engine *e, int exit_code, const char *msg);

@@ -1,7 +1,6 @@
 /* tcpkali's JSON shapes (see json_out.h). */
 #include "tcpkali/json_out.h"
 
-#include <math.h>
 #include <stdint.h>
 
 #include "core/report.h"
@@ -217,11 +216,6 @@ static void latency(struct json *j, const char *key, const struct hist *h,
     report_json_hist_pcts(j, h, REPORT_UNIT_MS, pcts, s->npcts);
 }
 
-static unsigned mss_per_op(uint64_t bytes, uint64_t ops)
-{
-    return ops ? (unsigned)ceil(((double)bytes / (double)ops) / 1460.0) : 0;
-}
-
 void tk_json_summary(struct json *j, const struct tk_summary *s, const struct tk_counters *total,
                      uint64_t max_open)
 {
@@ -238,7 +232,8 @@ void tk_json_summary(struct json *j, const struct tk_summary *s, const struct tk
     json_kv_double(j, "message_rate_in_per_s", rate((double)s->msgs_rcvd, d));
     json_kv_double(j, "message_rate_out_per_s", rate((double)s->msgs_sent, d));
     json_kv_double(j, "transactions_per_s", rate((double)s->transactions, d));
-    unsigned mi = mss_per_op(s->bytes_rcvd, s->reads), mo = mss_per_op(s->bytes_sent, s->writes);
+    unsigned mi = tk_mss_per_op(s->bytes_rcvd, s->reads);
+    unsigned mo = tk_mss_per_op(s->bytes_sent, s->writes);
     json_kv_u64(j, "mss_per_read", mi);
     json_kv_u64(j, "mss_per_write", mo);
     json_kv_double(j, "packet_rate_in_per_s", rate((double)mi * (double)s->reads, d));
@@ -255,4 +250,12 @@ void tk_json_summary(struct json *j, const struct tk_summary *s, const struct tk
     latency(j, "message", s->lat_message, s);
     json_object_end(j);
     json_kv_bool(j, "latency_from_intended_send_time", s->intended_time);
+    /* How late -r sent its messages: the pacing error, which latency measured from the
+     * intended send time includes. */
+    static const double lag_pcts[] = {50, 90, 99, 99.9};
+    json_key(j, "send_lag_us");
+    if (s->send_lag)
+        report_json_hist_pcts(j, s->send_lag, REPORT_UNIT_US, lag_pcts, ARRAY_LEN(lag_pcts));
+    else
+        json_null(j);
 }

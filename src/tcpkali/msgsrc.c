@@ -13,8 +13,7 @@ int tk_buf_append(struct tk_buf *b, const void *p, size_t n)
     uint8_t *dst = tk_buf_reserve(b, n);
     if (!dst)
         return -ENOMEM;
-    if (n)
-        memcpy(dst, p, n);
+    memcpy(dst, p, n);
     b->len += n;
     return 0;
 }

@@ -19,6 +19,7 @@
 #include "core/version.h"
 #include "core/worker.h"
 #include "tcpkali/msgsrc.h"
+#include "tcpkali/output.h"
 #include "tcpkali/syslimits.h"
 
 /* An opt callback's return that stops parsing with exit code 0 (--help, -h, --version). */
@@ -637,6 +638,68 @@ static int on_statsd_window(struct tk_opts *o, const char *arg)
     return 0;
 }
 
+static int on_verbose(struct tk_opts *o, const char *arg)
+{
+    long v = 0;
+    if (!strict_int(arg, 0, 3, &v))
+        return fail(o, TK_EXIT_USAGE, "Expecting --verbose=[0..3]");
+    o->cfg.verbose = (int)v;
+    return 0;
+}
+
+static int on_nagle(struct tk_opts *o, const char *arg)
+{
+    if (strcmp(arg, "on") == 0)
+        o->cfg.nagle = 1;
+    else if (strcmp(arg, "off") == 0)
+        o->cfg.nagle = 0;
+    else
+        return fail(o, TK_EXIT_USAGE, "Expecting --nagle \"on\" or \"off\"");
+    return 0;
+}
+
+static int on_write_combine(struct tk_opts *o, const char *arg)
+{
+    o->write_combine_given = true;
+    if (strcmp(arg, "off") == 0) {
+        o->cfg.write_combine = false;
+    } else if (strcmp(arg, "on") == 0) {
+        fprintf(o->err, "NOTE: --write-combine on is a default setting\n");
+        o->cfg.write_combine = true;
+    } else {
+        return fail(o, TK_EXIT_USAGE, "Expecting --write-combine off");
+    }
+    return 0;
+}
+
+static int on_connect_rate(struct tk_opts *o, const char *arg)
+{
+    double v = scaled(o, "--connect-rate", arg, UNITS_TCPKALI_COUNT, NULL);
+    if (!(v > 0))
+        return fail(o, TK_EXIT_USAGE, "Expected positive --connect-rate=%s", arg);
+    o->cfg.connect_rate = v;
+    return 0;
+}
+
+static int on_bandwidth(struct tk_opts *o, const char *opt, const char *arg, bool zero_ok,
+                        double *Bps)
+{
+    double v = scaled(o, opt, arg, UNITS_TCPKALI_BANDWIDTH, NULL);
+    if (zero_ok ? !(v >= 0) : !(v > 0))
+        return fail(o, TK_EXIT_USAGE, "Expecting %s > 0", opt);
+    *Bps = v;
+    return 0;
+}
+
+static int on_marker_skip(struct tk_opts *o, const char *arg)
+{
+    double v = scaled(o, "--latency-marker-skip", arg, UNITS_TCPKALI_COUNT, NULL);
+    if (!(v >= 0) || v != floor(v) || v > 1e15)
+        return fail(o, TK_EXIT_USAGE, "Expecting --latency-marker-skip >= 0");
+    o->cfg.latency_marker_skip = (uint64_t)v;
+    return 0;
+}
+
 /* ---- the option table ------------------------------------------------------------------ */
 
 enum row_id {
@@ -792,21 +855,10 @@ static int on_row(const struct opt_row *row, const char *arg, void *ctx)
         return on_duration(o, arg);
     case R_HEADER:
         return on_header(o, arg);
-    case R_VERBOSE: {
-        long v = 0;
-        if (!strict_int(arg, 0, 3, &v))
-            return fail(o, TK_EXIT_USAGE, "Expecting --verbose=[0..3]");
-        c->verbose = (int)v;
-        return 0;
-    }
+    case R_VERBOSE:
+        return on_verbose(o, arg);
     case R_NAGLE:
-        if (strcmp(arg, "on") == 0)
-            c->nagle = 1;
-        else if (strcmp(arg, "off") == 0)
-            c->nagle = 0;
-        else
-            return fail(o, TK_EXIT_USAGE, "Expecting --nagle \"on\" or \"off\"");
-        return 0;
+        return on_nagle(o, arg);
     case R_RCVBUF:
         return on_buffer(o, "--rcvbuf", arg, &c->rcvbuf);
     case R_SNDBUF:
@@ -814,56 +866,29 @@ static int on_row(const struct opt_row *row, const char *arg, void *ctx)
     case R_SOURCE_IP:
         return on_source_ip(o, arg);
     case R_WRITE_COMBINE:
-        o->write_combine_given = true;
-        if (strcmp(arg, "off") == 0) {
-            c->write_combine = false;
-        } else if (strcmp(arg, "on") == 0) {
-            fprintf(o->err, "NOTE: --write-combine on is a default setting\n");
-            c->write_combine = true;
-        } else {
-            return fail(o, TK_EXIT_USAGE, "Expecting --write-combine off");
-        }
-        return 0;
-    case R_CONNECT_RATE: {
-        double v = scaled(o, "--connect-rate", arg, UNITS_TCPKALI_COUNT, NULL);
-        if (!(v > 0))
-            return fail(o, TK_EXIT_USAGE, "Expected positive --connect-rate=%s", arg);
-        c->connect_rate = v;
-        return 0;
-    }
+        return on_write_combine(o, arg);
+    case R_CONNECT_RATE:
+        return on_connect_rate(o, arg);
     case R_CONNECT_TIMEOUT:
         return on_time(o, "--connect-timeout", arg, false, &c->connect_timeout_ns);
     case R_CHANNEL_LIFETIME:
         c->channel_lifetime_set = true;
         return on_time(o, "--channel-lifetime", arg, true, &c->channel_lifetime_ns);
-    case R_BW_UP: {
-        double v = scaled(o, "--channel-bandwidth-upstream", arg, UNITS_TCPKALI_BANDWIDTH, NULL);
-        if (!(v > 0))
-            return fail(o, TK_EXIT_USAGE, "Expecting --channel-bandwidth-upstream > 0");
-        c->bandwidth_up_Bps = v;
-        return 0;
-    }
-    case R_BW_DOWN: {
-        double v =
-            scaled(o, "--channel-bandwidth-downstream", arg, UNITS_TCPKALI_BANDWIDTH, NULL);
-        if (!(v >= 0))
-            return fail(o, TK_EXIT_USAGE, "Expecting --channel-bandwidth-downstream > 0");
-        c->bandwidth_down_Bps = v;
-        return 0;
-    }
+    case R_BW_UP:
+        return on_bandwidth(o, "--channel-bandwidth-upstream", arg, false, &c->bandwidth_up_Bps);
+    case R_BW_DOWN:
+        /* 0 is allowed downstream ("do not read", the man page's example), although the
+         * message says > 0, as the original's. */
+        return on_bandwidth(o, "--channel-bandwidth-downstream", arg, true,
+                            &c->bandwidth_down_Bps);
     case R_LISTEN_MODE:
         return on_listen_mode(o, arg);
     case R_MESSAGE_STOP:
         return on_message_stop(o, arg);
     case R_LATENCY_MARKER:
         return on_latency_marker(o, arg);
-    case R_LATENCY_MARKER_SKIP: {
-        double v = scaled(o, "--latency-marker-skip", arg, UNITS_TCPKALI_COUNT, NULL);
-        if (!(v >= 0) || v != floor(v) || v > 1e15)
-            return fail(o, TK_EXIT_USAGE, "Expecting --latency-marker-skip >= 0");
-        c->latency_marker_skip = (uint64_t)v;
-        return 0;
-    }
+    case R_LATENCY_MARKER_SKIP:
+        return on_marker_skip(o, arg);
     case R_LATENCY_PERCENTILES:
         if (tk_parse_percentiles(c, arg, why, sizeof why) < 0)
             return fail(o, TK_EXIT_USAGE, "%s", why);
@@ -1136,16 +1161,8 @@ bool tk_opts_check_limits(struct tk_opts *o)
     return true;
 }
 
-const char *tk_addr_format(const struct sock_addr *a, char *buf, size_t len)
-{
-    char host[SOCK_ADDR_STRLEN];
-    sock_addr_host(a, host, sizeof host);
-    int n = snprintf(buf, len, "[%s]:%u", host, sock_addr_port(a));
-    return n < 0 ? "" : buf;
-}
-
-static bool add_dest(struct tk_opts *o, const char *arg, size_t hostport_len,
-                     const struct sock_addr *a, const char *path)
+static bool add_dest(struct tk_opts *o, const char *arg, const struct sock_addr *a,
+                     const char *path)
 {
     struct tk_config *c = &o->cfg;
     struct tk_dest *v = realloc(c->dests, (c->ndests + 1) * sizeof *v);
@@ -1157,7 +1174,6 @@ static bool add_dest(struct tk_opts *o, const char *arg, size_t hostport_len,
     struct tk_dest *d = &v[c->ndests++];
     memset(d, 0, sizeof *d);
     snprintf(d->text, sizeof d->text, "%s", arg);
-    (void)hostport_len;
     d->addr = *a;
     d->path = path ? path : "/";
     return true;
@@ -1195,7 +1211,7 @@ static bool resolve_dest(struct tk_opts *o, const char *arg)
     }
     char name[SOCK_ADDR_STRLEN + 4];
     for (size_t i = 0; i < l.n; i++) {
-        if (!add_dest(o, arg, hp_len, &l.v[i], ep.path)) {
+        if (!add_dest(o, arg, &l.v[i], ep.path)) {
             sock_addr_list_free(&l);
             return false;
         }

@@ -104,8 +104,7 @@ int tk_parse_percentiles(struct tk_config *cfg, const char *arg, char *err, size
  * no -l and -c is below it (at least 1). */
 unsigned tk_default_workers(const struct tk_config *cfg, unsigned ncpus);
 
-/* Formats a as tcpkali prints addresses: "[127.0.0.1]:80", "[::1]:80". */
-const char *tk_addr_format(const struct sock_addr *a, char *buf, size_t len);
+/* tk_addr_format ("[127.0.0.1]:80") is in output.h. */
 
 /* Prints "WARNING: <msg>" to o->err (the prefix red on a terminal). */
 void tk_opts_warn(const struct tk_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -34,6 +34,14 @@ append(char *buf, size_t len, size_t *used, const char *fmt, ...)
 
 /* ---- summary ------------------------------------------------------------------------- */
 
+const char *tk_addr_format(const struct sock_addr *a, char *buf, size_t len)
+{
+    char host[SOCK_ADDR_STRLEN];
+    sock_addr_host(a, host, sizeof host);
+    int n = snprintf(buf, len, "[%s]:%u", host, sock_addr_port(a));
+    return n < 0 ? "" : buf;
+}
+
 const char *tk_human_size(uint64_t bytes, char *buf, size_t len)
 {
     size_t used = 0;
@@ -70,8 +78,7 @@ static double per_s(double v, double s)
     return s > 0 ? v / s : 0;
 }
 
-/* "TCP MSS per operation": ceil((bytes / ops) / 1460), 0 without operations. */
-static unsigned mss_per_op(uint64_t bytes, uint64_t ops)
+unsigned tk_mss_per_op(uint64_t bytes, uint64_t ops)
 {
     if (ops == 0)
         return 0;
@@ -104,8 +111,8 @@ void tk_print_summary(FILE *out, const struct tk_summary *s)
     if (s->message_rate)
         report_printf(out, "Aggregate message rate: %.3f↓, %.3f↑ mps\n",
                       per_s((double)s->msgs_rcvd, d), per_s((double)s->msgs_sent, d));
-    unsigned mss_in = mss_per_op(s->bytes_rcvd, s->reads);
-    unsigned mss_out = mss_per_op(s->bytes_sent, s->writes);
+    unsigned mss_in = tk_mss_per_op(s->bytes_rcvd, s->reads);
+    unsigned mss_out = tk_mss_per_op(s->bytes_sent, s->writes);
     report_printf(out, "Packet rate estimate: %.1f↓, %.1f↑ (%u↓, %u↑ TCP MSS/op)\n",
                   per_s((double)mss_in * (double)s->reads, d),
                   per_s((double)mss_out * (double)s->writes, d), mss_in, mss_out);
@@ -222,6 +229,49 @@ bool tk_lang_is_utf8(const char *lang)
         if (strncasecmp(p, "utf-8", 5) == 0 || strncasecmp(p, "utf8", 4) == 0)
             return true;
     return false;
+}
+
+/* ---- per-connection messages ------------------------------------------------------------ */
+
+/* Ends the window if it is over by now_ns (or at_end): returns what it left out. */
+static uint64_t linelimit_close(struct tk_linelimit *l, uint64_t now_ns, bool at_end)
+{
+    if (!l->open || (!at_end && now_ns - l->start_ns < TK_LINES_WINDOW_NS))
+        return 0;
+    uint64_t n = l->suppressed;
+    l->open = false;
+    l->printed = l->suppressed = 0;
+    return n;
+}
+
+bool tk_linelimit_admit(struct tk_linelimit *l, uint64_t now_ns, uint64_t *report)
+{
+    *report = linelimit_close(l, now_ns, false);
+    if (!l->open) {
+        l->open = true;
+        l->start_ns = now_ns;
+    }
+    if (l->printed < TK_LINES_PER_WINDOW) {
+        l->printed++;
+        return true;
+    }
+    l->suppressed++;
+    return false;
+}
+
+uint64_t tk_linelimit_flush(struct tk_linelimit *l, uint64_t now_ns, bool at_end)
+{
+    return linelimit_close(l, now_ns, at_end);
+}
+
+const char *tk_linelimit_text(char *buf, size_t len, uint64_t n)
+{
+    size_t used = 0;
+    if (len)
+        buf[0] = '\0';
+    append(buf, len, &used, "(%llu more connection message%s in the last second)",
+           (unsigned long long)n, n == 1 ? "" : "s");
+    return buf;
 }
 
 /* ---- smoothed rates --------------------------------------------------------------------- */

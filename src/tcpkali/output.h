@@ -11,7 +11,14 @@
 #include <stdio.h>
 
 #include "core/hist.h"
+#include "core/sock.h"
 #include "tcpkali/config.h"
+
+/* Formats a as tcpkali prints addresses: "[127.0.0.1]:80", "[::1]:80". Returns buf. */
+const char *tk_addr_format(const struct sock_addr *a, char *buf, size_t len);
+
+/* The summary's "TCP MSS per operation": ceil((bytes / ops) / 1460), 0 without operations. */
+unsigned tk_mss_per_op(uint64_t bytes, uint64_t ops);
 
 /* "N bytes" below 2048, "%.1f KiB" below 512 KiB, else "%.1f MiB" (§3.3). Returns buf. */
 const char *tk_human_size(uint64_t bytes, char *buf, size_t len);
@@ -34,6 +41,8 @@ struct tk_summary {
     const struct hist *lat_connect, *lat_first_byte, *lat_message;
     const struct tk_percentile *pcts;
     size_t npcts;
+    /* -r: actual minus intended send time of each message, ns (JSON only); NULL without -r. */
+    const struct hist *send_lag;
     /* Connection failures: a line only when any happened. */
     uint64_t connect_refused, connect_timeouts, connect_other;
 };
@@ -75,6 +84,32 @@ const char *tk_status_traffic(char *buf, size_t len, const struct tk_status *st)
 
 /* True when $LANG (the value given) names UTF-8, case-insensitively. */
 bool tk_lang_is_utf8(const char *lang);
+
+/* ---- per-connection messages ------------------------------------------------------------
+ * At the default verbosity (1) every failed connect prints a line ("Closing [ip]:port:
+ * Connection refused"), and against a dead port the pacer makes ~100 attempts a second, so
+ * the lines are limited: the first TK_LINES_PER_WINDOW of each one-second window are
+ * printed, the rest are only counted, and once the window is over one line says how many
+ * were left out: "(N more connection messages in the last second)". -vv prints them all.
+ * Pure; the caller serialises the calls (one limiter per process, under a lock). */
+#define TK_LINES_PER_WINDOW 5
+#define TK_LINES_WINDOW_NS 1000000000ULL
+
+struct tk_linelimit {
+    uint64_t start_ns;   /* the current window's start */
+    uint64_t printed;    /* lines printed in it */
+    uint64_t suppressed; /* lines left out in it */
+    bool open;           /* a window has started */
+};
+
+/* A line is due at now_ns: true to print it. *report receives the count of lines left out
+ * of a window that has ended (print tk_linelimit_text for it BEFORE the line), else 0. */
+bool tk_linelimit_admit(struct tk_linelimit *l, uint64_t now_ns, uint64_t *report);
+/* No line is due: the count left out of a window that has ended by now_ns (or, with
+ * at_end, of the current window too: the program is ending), to report now; 0 if none. */
+uint64_t tk_linelimit_flush(struct tk_linelimit *l, uint64_t now_ns, bool at_end);
+/* "(N more connection messages in the last second)" into buf. Returns buf. */
+const char *tk_linelimit_text(char *buf, size_t len, uint64_t n);
 
 /* ---- smoothed rates --------------------------------------------------------------------- */
 

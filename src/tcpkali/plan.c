@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <string.h>
 
 uint64_t tk_plan_share(uint64_t n, unsigned w, unsigned i)
@@ -54,28 +53,14 @@ uint64_t tk_plan_connect_step(struct pace_bucket *b, uint64_t now_ns, uint64_t n
 unsigned tk_plan_loop_sources(uint64_t connections, uint32_t port_range)
 {
     uint64_t per = (uint64_t)port_range * 2 / 5;
-    if (per < TK_PLAN_LOOP_MIN)
-        per = TK_PLAN_LOOP_MIN;
+    if (per < 1)
+        per = 1;
     uint64_t n = (connections + per - 1) / per;
     if (n < 1)
         n = 1;
     if (n > TK_PLAN_LOOP_MAX)
         n = TK_PLAN_LOOP_MAX;
     return (unsigned)n;
-}
-
-uint32_t tk_plan_port_range(void)
-{
-    unsigned lo = 0, hi = 0;
-    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
-    if (f) {
-        if (fscanf(f, "%u %u", &lo, &hi) != 2)
-            lo = hi = 0;
-        fclose(f);
-    }
-    if (hi < lo || hi == 0 || hi > 65535)
-        return 60999 - 32768 + 1;
-    return hi - lo + 1;
 }
 
 void tk_plan_loop_addr(unsigned k, struct sock_addr *out)
@@ -87,6 +72,33 @@ void tk_plan_loop_addr(unsigned k, struct sock_addr *out)
     sin->sin_port = 0;
     sin->sin_addr.s_addr = htonl(0x7f000001u + (k % TK_PLAN_LOOP_MAX));
     out->len = sizeof(*sin);
+}
+
+uint64_t tk_plan_cap_burst(double bytes_per_sec)
+{
+    double b = bytes_per_sec * (double)TK_PLAN_CAP_BURST_NS / 1e9;
+    if (!(b >= 2.0))
+        return 2;
+    if (b > 16.0 * 1024 * 1024)
+        return 16u * 1024 * 1024;
+    return (uint64_t)b;
+}
+
+uint64_t tk_plan_cap_step(uint64_t burst)
+{
+    uint64_t step = burst / 2;
+    if (step < 1)
+        return 1;
+    return step < TK_PLAN_CAP_MAX_STEP ? step : TK_PLAN_CAP_MAX_STEP;
+}
+
+uint64_t tk_plan_pace_lead(double per_conn_rate, uint64_t conns)
+{
+    double msgs = per_conn_rate * (double)(conns ? conns : 1);
+    if (!(msgs > 0))
+        return 0;
+    double lead = TK_PLAN_PACE_SPIN_SHARE * 1e9 / msgs;
+    return lead < (double)TK_PLAN_PACE_LEAD_NS ? (uint64_t)lead : TK_PLAN_PACE_LEAD_NS;
 }
 
 static bool dest_dead(const uint32_t *attempts, const uint32_t *ok, size_t d)

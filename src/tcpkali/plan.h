@@ -42,17 +42,44 @@ uint64_t tk_plan_connect_step(struct pace_bucket *b, uint64_t now_ns, uint64_t n
  * Linux's connect() gives one (source, destination) pair the even half of the ephemeral
  * range first; once that half is used, every further connect() walks all of it before it
  * finds an odd port, and the ramp collapses (about 14,100 connections with the default
- * 32768-60999 range, spec §7). So each source address gets at most 40% of the range
- * (port_range * 2 / 5, at least TK_PLAN_LOOP_MIN), and a target above that uses more
- * addresses. Returns how many (1: no binding at all). */
-#define TK_PLAN_LOOP_MIN 1000
+ * 32768-60999 range, spec §7). So each source address gets at most 40% of the range that
+ * is really configured (port_range * 2 / 5, at least 1: a 100-port range gives 40 per
+ * address, so -c 300 uses 8 addresses), and a target above that uses more addresses.
+ * Returns how many (1: no binding at all), at most TK_PLAN_LOOP_MAX. */
 #define TK_PLAN_LOOP_MAX 250
 unsigned tk_plan_loop_sources(uint64_t connections, uint32_t port_range);
-/* The ephemeral range size from /proc/sys/net/ipv4/ip_local_port_range (28232, Linux's
- * default, when it cannot be read). Not pure: reads /proc. */
-uint32_t tk_plan_port_range(void);
+/* The ephemeral range's size to assume when /proc does not tell (Linux's default
+ * 32768-60999). */
+#define TK_PLAN_DEFAULT_PORT_RANGE 28232u
 /* The k-th loopback source address (k < TK_PLAN_LOOP_MAX): 127.0.0.(k+1), port 0. */
 void tk_plan_loop_addr(unsigned k, struct sock_addr *out);
+
+/* Bandwidth caps (--channel-bandwidth-upstream/-downstream) count plain bytes, and their
+ * smallest move is one byte (spec §3.10). A capped connection moves a STEP at a time: 10 ms
+ * of its allowance, at least 1 byte and at most one MSS (TK_PLAN_CAP_MAX_STEP), and waits on
+ * a timer for the next step. So 500 B/s goes out as 5 bytes every 10 ms and 80 kbit/s as
+ * 100 bytes every 10 ms, never as one 1460-byte block every three seconds.
+ * The bucket holds tk_plan_cap_burst(Bps) = 20 ms of allowance (at least 2 bytes, at most
+ * 16 MiB): room for two steps, so the allowance a timer earns while it wakes up late is
+ * kept instead of overflowing a full bucket (the cap stays exact), and a busy worker that
+ * wakes late catches up on at most 20 ms. */
+#define TK_PLAN_CAP_BURST_NS 20000000ULL
+#define TK_PLAN_CAP_MAX_STEP 1460
+uint64_t tk_plan_cap_burst(double bytes_per_sec);
+/* The step for a bucket of that burst: half of it, at least 1, at most TK_PLAN_CAP_MAX_STEP. */
+uint64_t tk_plan_cap_step(uint64_t burst);
+
+/* -r pacing: a worker arms each connection's send timer this much before the message is
+ * due and its loop polls (spins) the rest of the way, because a blocking wake-up comes late
+ * (tens of microseconds on a virtual machine, hundreds at the 99th percentile) and, with
+ * latency measured from intended send times, that lateness would count as latency. The lead
+ * is TK_PLAN_PACE_LEAD_NS, less when the worker's messages are so frequent that spinning
+ * would take more than TK_PLAN_PACE_SPIN_SHARE of a CPU: lead * messages per second stays
+ * under it (-c 1 -r 1000: 100 us; -c 1000 -r 100 on two workers: 2 us, nearly none).
+ * per_conn_rate: -r; conns: the worker's outgoing connections (at least 1 is assumed). */
+#define TK_PLAN_PACE_LEAD_NS 100000ULL
+#define TK_PLAN_PACE_SPIN_SHARE 0.1
+uint64_t tk_plan_pace_lead(double per_conn_rate, uint64_t conns);
 
 /* Destination choice with tcpkali's rule: a destination with more than 10 attempts and no
  * success is skipped while another destination is still usable. attempts[d] and ok[d]

@@ -79,15 +79,20 @@ int tk_statsd_add_latency(struct statsd_batch *b, const char *ns, const char *ki
         if (r < 0 && rc == 0)
             rc = r;
     }
-    snprintf(name, sizeof name, "latency.%s.min", kind);
-    r = add_ms(b, ns, name, (double)hist_min(h) / 1e6);
-    rc = rc ? rc : (r < 0 ? r : 0);
-    snprintf(name, sizeof name, "latency.%s.mean", kind);
-    r = add_ms(b, ns, name, hist_mean(h) / 1e6);
-    rc = rc ? rc : (r < 0 ? r : 0);
-    snprintf(name, sizeof name, "latency.%s.max", kind);
-    r = add_ms(b, ns, name, (double)hist_max(h) / 1e6);
-    rc = rc ? rc : (r < 0 ? r : 0);
+    const struct {
+        const char *stat;
+        double ns;
+    } stats[] = {
+        {"min", (double)hist_min(h)},
+        {"mean", hist_mean(h)},
+        {"max", (double)hist_max(h)},
+    };
+    for (size_t i = 0; i < sizeof stats / sizeof stats[0]; i++) {
+        snprintf(name, sizeof name, "latency.%s.%s", kind, stats[i].stat);
+        r = add_ms(b, ns, name, stats[i].ns / 1e6);
+        if (r < 0 && rc == 0)
+            rc = r;
+    }
     return rc;
 }
 

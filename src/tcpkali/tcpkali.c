@@ -605,6 +605,7 @@ static void build_summary(struct run *r, struct tk_summary *s, struct tk_counter
     s->lat_connect = c->latency_connect ? &f->lat_connect : NULL;
     s->lat_first_byte = c->latency_first_byte ? &f->lat_first_byte : NULL;
     s->lat_message = message_latency_on(c) ? &f->lat_message : NULL;
+    s->send_lag = c->message_rate > 0 ? &f->send_lag : NULL;
     s->pcts = c->percentiles;
     s->npcts = c->npercentiles;
     s->connect_refused = total->connect_refused;
@@ -874,6 +875,14 @@ static void run_phases(struct run *r)
     if (r->status)
         fputs("\033[?25l", stderr); /* hide the cursor while the line is live */
     loop_run(r->loop);
+    if (r->status) {
+        status_clear(r); /* before the workers' -vv exit blocks */
+        fputs("\033[?25h", stderr);
+    }
+    /* Every worker stops sending first, and only then are the figures taken: a snapshot
+     * taken while workers still run would miss whatever they write before they stop, and
+     * the summary would fall short of what the peer received. */
+    tk_engine_stop(r->eng);
     tk_engine_snapshot(r->eng, &r->final);
     r->have_final = true;
     uint64_t open = r->final.c.conns_in + r->final.c.conns_out;
@@ -890,11 +899,6 @@ static void run_phases(struct run *r)
             statsd_window(r, &r->final);
         statsd_zero_batch(r);
     }
-    tk_engine_stop(r->eng);
-    if (r->status) {
-        status_clear(r);
-        fputs("\033[?25h", stderr);
-    }
 }
 
 static bool startup_checks(struct run *r)
@@ -902,6 +906,60 @@ static bool startup_checks(struct run *r)
     struct tk_opts *o = &r->o;
     return tk_opts_check_early(o) && tk_opts_check_limits(o) && tk_opts_resolve(o) &&
            tk_opts_check_late(o);
+}
+
+/* Reads the command line into r and runs the startup checks. The tty check comes first
+ * (§2): a terminal that can not take the status line. False when the run must not go on;
+ * r->o.exit_code then holds the code. */
+static bool parse_command_line(struct run *r, int argc, char **argv)
+{
+    bool stream = false;
+    r->json = tk_opts_wants_json(argc, argv, &stream);
+    r->stream = stream;
+    if (r->stream)
+        r->json = false;
+    json_init(&r->js, stdout, !r->stream);
+    bool parsed = tk_opts_parse(&r->o, argc, argv);
+    bool tty = parsed && isatty(STDOUT_FILENO) && !r->json && !r->stream;
+    const char *term = getenv("TERM");
+    if (tty && (!term || !*term || strcmp(term, "dumb") == 0)) {
+        tk_opts_warn(&r->o, "Dumb terminal, expect unglorified output.");
+        tty = false;
+    }
+    if (!parsed || !startup_checks(r)) {
+        if (r->o.help_long || r->o.help_short || r->o.version)
+            r->json = r->stream = false; /* the text was asked for */
+        return false;
+    }
+    r->status = tty;
+    return true;
+}
+
+static int run_tcpkali(struct run *r, int argc, char **argv)
+{
+    if (!parse_command_line(r, argc, argv))
+        return early_exit(r, r->o.exit_code);
+    r->utf8 = tk_lang_is_utf8(getenv("LANG"));
+    tk_ema_init(&r->ema_in);
+    tk_ema_init(&r->ema_out);
+    tk_ema_init(&r->ema_msg_in);
+    tk_ema_init(&r->ema_msg_out);
+    json_start_event(r);
+    if (!setup_loop(r))
+        return early_exit(r, TK_EXIT_SOFTWARE);
+    if (r->cfg->statsd && !statsd_open(r))
+        return early_exit(r, TK_EXIT_NOHOST);
+    if (r->statsd)
+        statsd_zero_batch(r);
+    if (!start_engine(r)) {
+        int code = r->exit_code;
+        r->exit_code = 0;
+        return early_exit(r, code);
+    }
+    print_bound_listeners(r);
+    run_phases(r);
+    report_end(r);
+    return r->exit_code;
 }
 
 int tcpkali_main(int argc, char **argv)
@@ -914,57 +972,7 @@ int tcpkali_main(int argc, char **argv)
     tk_opts_init(&r->o, stdout, stderr);
     r->cfg = &r->o.cfg;
     init_histograms(r);
-    bool stream = false;
-    r->json = tk_opts_wants_json(argc, argv, &stream);
-    r->stream = stream;
-    if (r->stream)
-        r->json = false;
-    json_init(&r->js, stdout, !r->stream);
-    int code;
-    bool parsed = tk_opts_parse(&r->o, argc, argv);
-    /* The first startup check (§2): a terminal that can not take the status line. */
-    bool tty = parsed && isatty(STDOUT_FILENO) && !r->json && !r->stream;
-    const char *term = getenv("TERM");
-    if (tty && (!term || !*term || strcmp(term, "dumb") == 0)) {
-        tk_opts_warn(&r->o, "Dumb terminal, expect unglorified output.");
-        tty = false;
-    }
-    if (!parsed || !startup_checks(r)) {
-        code = r->o.exit_code;
-        if (r->o.help_long || r->o.help_short || r->o.version)
-            r->json = r->stream = false; /* the text was asked for */
-        code = early_exit(r, code);
-        free_run(r);
-        free(r);
-        return code;
-    }
-    r->status = tty;
-    r->utf8 = tk_lang_is_utf8(getenv("LANG"));
-    tk_ema_init(&r->ema_in);
-    tk_ema_init(&r->ema_out);
-    tk_ema_init(&r->ema_msg_in);
-    tk_ema_init(&r->ema_msg_out);
-    json_start_event(r);
-    if (!setup_loop(r) || (r->cfg->statsd && !statsd_open(r))) {
-        code = early_exit(r, r->cfg->statsd ? TK_EXIT_NOHOST : TK_EXIT_SOFTWARE);
-        free_run(r);
-        free(r);
-        return code;
-    }
-    if (r->statsd)
-        statsd_zero_batch(r);
-    if (!start_engine(r)) {
-        code = r->exit_code;
-        r->exit_code = 0;
-        code = early_exit(r, code);
-        free_run(r);
-        free(r);
-        return code;
-    }
-    print_bound_listeners(r);
-    run_phases(r);
-    report_end(r);
-    code = r->exit_code;
+    int code = run_tcpkali(r, argc, argv);
     free_run(r);
     free(r);
     return code;

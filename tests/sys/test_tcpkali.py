@@ -3,11 +3,13 @@
 issue 4): a tcpkali sink and a client agree on the bytes; the summary is in the original's
 format and its figures agree with each other; -r holds its rate and keeps message
 boundaries; -1 is not charged to -r; several -m make one message; -e escapes and -f bytes;
-the bandwidth caps (separate from -r); --write-combine off; --channel-lifetime replaces
-connections; several destinations and --source-ip addresses share the connections; no
-extra probe connection at start; --connect-rate paces ramp-up; -d dumps; IPv6
-destinations; --listen-mode silent and active; and, in a network namespace of its own,
-loopback source spreading beyond a narrow ephemeral port range and the TIME_WAIT warning.
+the bandwidth caps (separate from -r, smooth in both directions); --write-combine off;
+--channel-lifetime replaces connections; several destinations and --source-ip addresses
+share the connections; no extra probe connection at start; --connect-rate paces ramp-up;
+-d dumps; IPv6 destinations; --listen-mode silent and active; -l 0 gives every family one
+port; and, in a network namespace of its own, loopback source spreading beyond a narrow
+ephemeral port range (1000 and 100 ports), -l 0 next to a port taken for one family, and
+the TIME_WAIT warning.
 
 Latency is in test_tcpkali_latency.py, faults and signals in test_tcpkali_faults.py, bad
 options in test_tcpkali_errors.py, the status line, --json and statsd in
@@ -463,6 +465,22 @@ def downstream_cap_limits_reading(h):
 
 
 @test
+def downstream_cap_is_smooth(h):
+    """Spec §3.10, doc/man/tcpkali.1: the downstream cap moves in steps of 10 ms of its
+    allowance, so a 500 B/s cap reads about 500 bytes in every second of the run (not one
+    1460-byte read every three seconds), from a peer that sends 200 kB at once."""
+    peer = PeerServer(h, greeting=b"z" * 200_000)
+    res = ok(client(h, ["--json", "-c", 1, "--channel-bandwidth-downstream", "500Bps",
+                        "-T", 3, peer.addr]))
+    ivs = [iv for iv in jget(json_doc(res), "intervals", res, list)
+           if iv["phase"] == "steady" and iv["end_s"] - iv["start_s"] >= 0.9]
+    check(len(ivs) >= 2, "fewer than two whole steady intervals in a 3 s run", res)
+    per_s = [iv["bytes_rcvd"] for iv in ivs]
+    check(all(300 <= b <= 700 for b in per_s), f"bytes read per second under a 500 B/s "
+          f"downstream cap: {per_s}, expected about 500 each", res)
+
+
+@test
 def connect_rate_paces_the_ramp_up(h):
     """-c 20 --connect-rate 20: ramp-up takes about a second (JSON ramp_up.duration_s), and
     the peer sees the connections arrive spread over it."""
@@ -506,7 +524,7 @@ NETNS_SINK = r"""
 set -u
 K="$1"
 ip link set lo up
-echo "40000 40999" > /proc/sys/net/ipv4/ip_local_port_range
+echo "40000 ${PORT_HI:-40999}" > /proc/sys/net/ipv4/ip_local_port_range
 out=$(mktemp)
 trap 'kill $sink 2>/dev/null; rm -f "$out"' EXIT
 "$K" -l 127.0.0.1:0 -T 60 >"$out" 2>&1 &
@@ -532,6 +550,21 @@ def loopback_spread_beyond_the_port_range(h):
     check(res.rc == 0, f"-c 1500 over a 1000-port range: exit {res.rc}, expected 0", res)
     check(re.search(r"^Ramped up to 1500 connections\.$", res.stderr, re.M),
           "no 'Ramped up to 1500 connections.'", res)
+
+
+@test
+def loopback_spread_over_a_100_port_range(h):
+    """The number of loopback source addresses comes from the real ephemeral port range
+    (40% of it per address, doc/man/tcpkali.1): with 100 ports (40000-40099), -c 300 to one
+    sink uses 8 addresses and ramps up, where a fixed 1000 per address would use one and
+    fail with 'Cannot assign requested address'."""
+    res = in_netns(h, "PORT_HI=40099\n" + NETNS_SINK + r"""
+"$K" -c 300 --connect-rate 10k -T 1 "127.0.0.1:$port"
+""")
+    check(res.rc == 0, f"-c 300 over a 100-port range: exit {res.rc}, expected 0", res)
+    check(re.search(r"^Ramped up to 300 connections\.$", res.stderr, re.M),
+          "no 'Ramped up to 300 connections.'", res)
+    check("Cannot assign requested address" not in res.stderr, "EADDRNOTAVAIL on connect", res)
 
 
 def read_sysctl(name):
@@ -571,6 +604,52 @@ echo 0 > /proc/sys/net/ipv4/tcp_tw_reuse || exit 98
 
 
 # ---- listen modes ------------------------------------------------------------------------------
+
+@test
+def listen_port_zero_is_one_port_for_every_family(h):
+    """-l 0 (any free port) listens on 0.0.0.0 and :: (doc/man/tcpkali.1): both 'Listen on:'
+    lines name the same port, and clients reach the sink on it over IPv4 and IPv6."""
+    need_ipv6()
+    for _ in range(3):  # three sinks, three kernel picks
+        sink = h.spawn([tcpkali_path(), "-l", 0, "-w", 2, "-T", 30])
+        sink.wait_output(r"^Listen on: \[::\]:\d+$", timeout=10, stream="stderr")
+        ports = re.findall(r"^Listen on: \[(?:0\.0\.0\.0|::)\]:(\d+)$", sink.stderr, re.M)
+        check(len(ports) == 2 and ports[0] == ports[1] != "0",
+              f"-l 0 listens on ports {ports}, expected one port for both families",
+              sink.stderr)
+        for host in ("127.0.0.1", "::1"):
+            ok(client(h, ["-c", 1, "-m", "x", "-T", 0.3, hostport(host, ports[0])]))
+        res = stop_sink(sink)
+        check(parse_summary(res)["rcvd"] > 0, "the sink received nothing", res)
+
+
+@test
+def listen_port_zero_skips_a_port_taken_for_one_family(h):
+    """-l 0 when the port the kernel picks for 0.0.0.0 is taken on :: by another program: in a
+    namespace whose ephemeral range is 40000-40001 with [::]:40001 taken, the sink still
+    listens on one port for both families, 40000 (it holds the bad pick and picks again)."""
+    res = in_netns(h, r"""
+set -u
+K="$1"
+ip link set lo up
+echo "40000 40001" > /proc/sys/net/ipv4/ip_local_port_range
+python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+s.bind(("::", 40001))
+s.listen()
+time.sleep(20)' &
+holder=$!
+trap 'kill $holder 2>/dev/null' EXIT
+for _ in $(seq 100); do ss -Hltn 'sport = :40001' | grep -q . && break; sleep 0.05; done
+"$K" -l 0 -T 0.2
+""")
+    check(res.rc == 0, f"-l 0 with [::]:40001 taken: exit {res.rc}, expected 0", res)
+    ports = re.findall(r"^Listen on: \[(?:0\.0\.0\.0|::)\]:(\d+)$", res.stderr, re.M)
+    check(ports == ["40000", "40000"], f"listens on ports {ports}, expected 40000 for both "
+          "families (the only port free for both)", res)
+
 
 @test
 def listen_mode_silent_is_accepted(h):

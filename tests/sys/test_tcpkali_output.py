@@ -2,7 +2,7 @@
 """System tests of tcpkali's outputs (doc/man/tcpkali.1, spec tcpkali.md §3.2, §6, issue
 4): the live status line on a terminal (under a pty) and its absence when stdout is not a
 terminal; --json (one document, integer counts, figures that agree with the text summary
-and with what the peer received); --json-stream; StatsD datagrams with the original's
+and with what the peer received, send_lag_us with -r); --json-stream; StatsD datagrams with the original's
 names and types, the namespace option and the latency window.
 
 Usage: python3 tests/sys/test_tcpkali_output.py BUILD_DIR [TEST_NAME...]
@@ -306,6 +306,28 @@ def json_summary_figures_follow_the_text_formulas(h):
     check(jget(lat, "count", res, int) >= 250, "fewer than 250 latency samples", res)
     check(s.get("latency_from_intended_send_time") is True, "latency_from_intended_send_time "
           "is not true with -r", res)
+
+
+@test
+def json_send_lag_with_a_rate(h):
+    """With -r, summary.send_lag_us (doc/man/tcpkali.1, JSON OUTPUT) is the distribution of
+    each message's actual minus intended send time: one sample per message sent (the
+    intervals' msgs_sent, ramp-up included), percentiles in order, none negative, and
+    small on an idle loopback; without -r it is null."""
+    peer = PeerServer(h)
+    res, doc = json_run(h, peer)
+    lag = jget(doc, "summary.send_lag_us", res, dict)
+    sent = interval_sum(doc, "msgs_sent", res)
+    check(jget(lag, "count", res, int) == sent, f"send_lag_us.count {lag['count']}, the "
+          f"intervals sent {sent} messages", res)
+    vals = [jget(lag, k, res, float) for k in ("min_us", "p50_us", "p90_us", "p99_us",
+                                               "p99_9_us", "max_us")]
+    check(vals == sorted(vals) and vals[0] >= 0, f"send_lag_us min..max out of order: {vals}",
+          res)
+    check(vals[1] < 5000, f"median send lag {vals[1]} us at -r 100", res)
+    res = ok(client(h, ["--json", "-c", 1, "-m", "hello", "-T", 0.3, PeerServer(h).addr]))
+    check(json_doc(res)["summary"].get("send_lag_us", "absent") is None,
+          "send_lag_us is not null without -r", res)
 
 
 @test

@@ -2,8 +2,9 @@
  * message assembly into shared replicated buffers, sending whole messages from the
  * replicated buffer under -r on a simulated clock (with short writes, with and without
  * write combining), the connect pacer on a simulated clock (--connect-rate split over
- * workers), the split of -c over workers, loopback source spreading, destination skipping,
- * and the dump escaping. */
+ * workers), the split of -c over workers, loopback source spreading (from the real port
+ * range), the bandwidth caps' steps, the -r pacing lead, destination skipping, and the dump
+ * escaping. */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -358,7 +359,12 @@ static void test_loop_sources(void **state)
     assert_int_equal(tk_plan_loop_sources(100000, 28232), 9);
     assert_int_equal(tk_plan_loop_sources(0, 28232), 1);
     assert_int_equal(tk_plan_loop_sources(10000000, 28232), TK_PLAN_LOOP_MAX);
-    assert_int_equal(tk_plan_loop_sources(5000, 100), 5); /* tiny range: TK_PLAN_LOOP_MIN */
+    /* A 100-port range: 40 per source address, whatever -c is (no floor of 1000). */
+    assert_int_equal(tk_plan_loop_sources(40, 100), 1);
+    assert_int_equal(tk_plan_loop_sources(41, 100), 2);
+    assert_int_equal(tk_plan_loop_sources(300, 100), 8);
+    assert_int_equal(tk_plan_loop_sources(5000, 100), 125);
+    assert_int_equal(tk_plan_loop_sources(3, 2), 3); /* 2 ports: 1 per address */
 
     struct sock_addr a;
     char host[64];
@@ -368,6 +374,34 @@ static void test_loop_sources(void **state)
     tk_plan_loop_addr(2, &a);
     assert_string_equal(sock_addr_host(&a, host, sizeof(host)), "127.0.0.3");
     assert_true(sock_addr_is_loopback(&a));
+}
+
+static void test_cap_steps(void **state)
+{
+    (void)state;
+    /* A step is 10 ms of allowance (1 byte at least, one MSS at most); the bucket holds
+     * 20 ms, two steps. */
+    assert_int_equal(tk_plan_cap_burst(500), 10);
+    assert_int_equal(tk_plan_cap_step(tk_plan_cap_burst(500)), 5);
+    assert_int_equal(tk_plan_cap_burst(10000), 200); /* 80 kbit/s */
+    assert_int_equal(tk_plan_cap_step(tk_plan_cap_burst(10000)), 100);
+    assert_int_equal(tk_plan_cap_burst(1e6), 20000);
+    assert_int_equal(tk_plan_cap_step(tk_plan_cap_burst(1e6)), TK_PLAN_CAP_MAX_STEP);
+    assert_int_equal(tk_plan_cap_burst(0.5), 2); /* 1 B every 2 s */
+    assert_int_equal(tk_plan_cap_step(2), 1);
+    assert_int_equal(tk_plan_cap_step(1), 1);
+    assert_int_equal(tk_plan_cap_burst(1e12), 16u * 1024 * 1024);
+}
+
+static void test_pace_lead(void **state)
+{
+    (void)state;
+    /* 100 us at most; less when spinning it for every message would pass 10% of a CPU. */
+    assert_int_equal(tk_plan_pace_lead(1000, 1), 100000);
+    assert_int_equal(tk_plan_pace_lead(100, 5), 100000);
+    assert_int_equal(tk_plan_pace_lead(100, 500), 2000); /* -c 1000 -r 100, 2 workers */
+    assert_int_equal(tk_plan_pace_lead(2000, 0), 50000); /* 0 connections: counted as 1 */
+    assert_int_equal(tk_plan_pace_lead(0, 1), 0);
 }
 
 static void test_pick_dest(void **state)
@@ -434,6 +468,8 @@ int main(void)
         cmocka_unit_test(test_connect_step_cap),
         cmocka_unit_test(test_plan_shares),
         cmocka_unit_test(test_loop_sources),
+        cmocka_unit_test(test_cap_steps),
+        cmocka_unit_test(test_pace_lead),
         cmocka_unit_test(test_pick_dest),
         cmocka_unit_test(test_dump_escape),
     };

@@ -603,7 +603,83 @@ static void test_json_summary(void **state)
     assert_non_null(strstr(buf, "\"message\":{\"count\":10,"));
     assert_non_null(strstr(buf, "\"p99_5_ms\":"));
     assert_null(strstr(buf, "\"connect\":{"));
+    assert_non_null(strstr(buf, "\"send_lag_us\":null")); /* no -r */
     hist_free(&h);
+}
+
+/* The summary's JSON text for s (no latency kinds). */
+static void json_summary_text(const struct tk_summary *s, char *buf)
+{
+    struct tk_counters total = {0};
+    FILE *f = tmpfile();
+    struct json j;
+    json_init(&j, f, false);
+    json_object_begin(&j);
+    tk_json_summary(&j, s, &total, 1);
+    json_object_end(&j);
+    assert_int_equal(json_finish(&j), 0);
+    rewind(f);
+    size_t n = fread(buf, 1, CAP - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+static void test_json_send_lag(void **state)
+{
+    (void)state;
+    struct hist lag;
+    hist_init(&lag, HIST_SUB_BITS_DEFAULT);
+    for (int i = 0; i < 1000; i++)
+        hist_record(&lag, 1000); /* 1 us */
+    hist_record(&lag, 2500000);  /* 2.5 ms */
+    struct tk_summary s = {.duration_s = 1, .send_lag = &lag};
+    char buf[CAP];
+    json_summary_text(&s, buf);
+    assert_non_null(strstr(buf, "\"send_lag_us\":{\"count\":1001,"));
+    /* Microseconds with three decimals; percentiles within the histogram's resolution. */
+    assert_non_null(strstr(buf, "\"min_us\":1.000,\"max_us\":2500.000,"));
+    assert_non_null(strstr(buf, "\"p50_us\":1.00"));
+    assert_non_null(strstr(buf, "\"p90_us\":1.00"));
+    assert_non_null(strstr(buf, "\"p99_us\":1.00"));
+    assert_non_null(strstr(buf, "\"p99_9_us\":"));
+    hist_free(&lag);
+}
+
+/* ---- per-connection message limiter --------------------------------------------------------- */
+
+static void test_linelimit(void **state)
+{
+    (void)state;
+    const uint64_t S = 1000000000ULL;
+    struct tk_linelimit l = {0};
+    uint64_t report = 99;
+    /* The first five of a window print, the rest are counted. */
+    for (int i = 0; i < TK_LINES_PER_WINDOW; i++) {
+        assert_true(tk_linelimit_admit(&l, 10 * S + (uint64_t)i, &report));
+        assert_int_equal(report, 0);
+    }
+    for (int i = 0; i < 95; i++)
+        assert_false(tk_linelimit_admit(&l, 10 * S + S / 2, &report));
+    assert_int_equal(report, 0);
+    /* Within the window nothing is reported; once it is over, its count is, once. */
+    assert_int_equal(tk_linelimit_flush(&l, 10 * S + S - 1, false), 0);
+    assert_int_equal(tk_linelimit_flush(&l, 11 * S, false), 95);
+    assert_int_equal(tk_linelimit_flush(&l, 11 * S, false), 0);
+    /* A new window starts with the next line; a line after its end reports it first. */
+    for (int i = 0; i < 7; i++)
+        tk_linelimit_admit(&l, 20 * S, &report);
+    assert_true(tk_linelimit_admit(&l, 21 * S, &report));
+    assert_int_equal(report, 2);
+    /* At the end, the current window's count goes out too. */
+    for (int i = 0; i < 5; i++)
+        tk_linelimit_admit(&l, 21 * S + 1, &report);
+    assert_int_equal(tk_linelimit_flush(&l, 21 * S + 2, true), 1);
+    assert_int_equal(tk_linelimit_flush(&l, 21 * S + 2, true), 0);
+    char buf[96];
+    assert_string_equal(tk_linelimit_text(buf, sizeof(buf), 95),
+                        "(95 more connection messages in the last second)");
+    assert_string_equal(tk_linelimit_text(buf, sizeof(buf), 1),
+                        "(1 more connection message in the last second)");
 }
 
 int main(void)
@@ -622,6 +698,8 @@ int main(void)
         cmocka_unit_test(test_hist_diff),
         cmocka_unit_test(test_rate_search),
         cmocka_unit_test(test_json_summary),
+        cmocka_unit_test(test_json_send_lag),
+        cmocka_unit_test(test_linelimit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
