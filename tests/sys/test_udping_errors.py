@@ -11,6 +11,7 @@ Usage: python3 tests/sys/test_udping_errors.py BUILD_DIR [TEST_NAME...]
 import json
 import os
 import re
+import random
 import shutil
 import socket
 import subprocess
@@ -208,10 +209,18 @@ def client_raw_mode_unknown_local_address(h):
 
 @test
 def client_port_in_use(h):
+    # Port 0 would be flaky: the kernel may pick a port above 60000, which -s refuses as a
+    # usage error (255) before any bind. Take a free port below the ephemeral range instead.
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
     h.on_cleanup(s.close)
-    taken = s.getsockname()[1]
+    for taken in random.sample(range(20000, 30000), 200):
+        try:
+            s.bind(("127.0.0.1", taken))
+            break
+        except OSError:
+            continue
+    else:
+        raise AssertionError("no free UDP port in 20000..29999 on 127.0.0.1")
     res = client_fails(h, base_client(**{"-s": str(taken)}),
                        rf"^udping_client: bind to 127\.0\.0\.1:{taken}: Address already in use",
                        rc=71, usage=False)
@@ -288,10 +297,18 @@ def server_unknown_option_and_operand(h):
 
 @test
 def server_port_in_use(h):
+    # Port 0 would be flaky: the kernel may pick a port above 60000, which -s refuses as a
+    # usage error (255) before any bind. Take a free port below the ephemeral range instead.
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
     h.on_cleanup(s.close)
-    taken = s.getsockname()[1]
+    for taken in random.sample(range(20000, 30000), 200):
+        try:
+            s.bind(("127.0.0.1", taken))
+            break
+        except OSError:
+            continue
+    else:
+        raise AssertionError("no free UDP port in 20000..29999 on 127.0.0.1")
     server_fails(h, ["-l", "127.0.0.1", "-p", str(taken), "-k", "1"],
                  r"^udping_server: .*Address already in use", rc=71, usage=False)
 
