@@ -23,7 +23,7 @@ static char comma_locale_tmpdir[64];
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void)
 {
-    return "leak:__argz_add_sep\n";
+    return "leak:argz_add_sep\n"; /* the symbol is argz_add_sep or __argz_add_sep */
 }
 
 /* name if it exists and its decimal point is a comma; the C locale is restored. */
