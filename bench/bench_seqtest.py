@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (BenchError, Session, compare, free_port, have, heading,  # noqa: E402
-                      main_guard, wait_listening)
+                      main_guard, sockperf_pingpong, wait_listening)
 
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 SEQTEST = os.path.join(BUILD, "bin", "seqtest")
@@ -68,23 +68,8 @@ def seqtest_latency():
                              f"{out[-800:]!r}")
 
 
-def sockperf_percentile(text, pct):
-    m = re.search(r"percentile " + re.escape(pct) + r" =\s*([0-9.]+)", text)
-    if not m:
-        raise BenchError(f"no percentile {pct} in sockperf's output: {text[-800:]!r}")
-    return float(m.group(1))
-
-
 def sockperf_latency():
-    with Session() as s:
-        port = free_port()
-        srv = s.spawn(["sockperf", "sr", "--tcp", "-i", "127.0.0.1", "-p", port])
-        wait_listening(port, srv)
-        p = s.run(["sockperf", "pp", "--tcp", "-i", "127.0.0.1", "-p", port, "-m", MSG,
-                   "-t", PEER_SECONDS, "--full-rtt"], timeout=PEER_SECONDS + 60)
-        out = p.text() + p.errtext()
-        return {"p50": sockperf_percentile(out, "50.000"),
-                "p99": sockperf_percentile(out, "99.000")}
+    return sockperf_pingpong(MSG, PEER_SECONDS)
 
 
 def bench_latency():

@@ -35,7 +35,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (BenchError, Session, compare, free_port, have, heading,  # noqa: E402
-                      main_guard, wait_listening)
+                      main_guard, sockperf_pingpong, wait_listening)
 
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 TCPKALI = os.path.join(BUILD, "bin", "tcpkali")
@@ -264,23 +264,8 @@ def tcpkali_latency():
         return figs
 
 
-def sockperf_percentile(text, pct):
-    m = re.search(r"percentile " + re.escape(pct) + r" =\s*([0-9.]+)", text)
-    if not m:
-        raise BenchError(f"no percentile {pct} in sockperf's output: {text[-800:]!r}")
-    return float(m.group(1))
-
-
 def sockperf_latency():
-    with Session() as s:
-        port = free_port()
-        srv = s.spawn(["sockperf", "sr", "--tcp", "-i", "127.0.0.1", "-p", port])
-        wait_listening(port, srv)
-        p = s.run(["sockperf", "pp", "--tcp", "-i", "127.0.0.1", "-p", port, "-m", len(MSG16),
-                   "--mps", 1000, "-t", SECONDS, "--full-rtt"], timeout=SECONDS + 60)
-        out = p.text() + p.errtext()
-        return {"p50": sockperf_percentile(out, "50.000"),
-                "p99": sockperf_percentile(out, "99.000")}
+    return sockperf_pingpong(len(MSG16), SECONDS, extra=("--mps", 1000))
 
 
 def bench_latency():

@@ -256,6 +256,28 @@ def compare(title, ng_name, ng_run, peer_name, peer_run, metrics, runs=RUNS, not
     return medians
 
 
+def sockperf_percentile(text, pct):
+    """The `percentile PCT = X` figure (usec) from sockperf's output."""
+    m = re.search(r"percentile " + re.escape(pct) + r" =\s*([0-9.]+)", text)
+    if not m:
+        raise BenchError(f"no percentile {pct} in sockperf's output: {text[-800:]!r}")
+    return float(m.group(1))
+
+
+def sockperf_pingpong(msg_size, seconds, extra=()):
+    """sockperf's TCP ping-pong on loopback (its own server, `--full-rtt` so the figures are
+    whole round trips, not halves): {"p50": us, "p99": us}."""
+    with Session() as s:
+        port = free_port()
+        srv = s.spawn(["sockperf", "sr", "--tcp", "-i", "127.0.0.1", "-p", port])
+        wait_listening(port, srv)
+        p = s.run(["sockperf", "pp", "--tcp", "-i", "127.0.0.1", "-p", port, "-m", msg_size,
+                   *extra, "-t", seconds, "--full-rtt"], timeout=seconds + 60)
+        out = p.text() + p.errtext()
+        return {"p50": sockperf_percentile(out, "50.000"),
+                "p99": sockperf_percentile(out, "99.000")}
+
+
 def main_guard(fn):
     """Runs fn() turning SIGTERM and Ctrl-C into a clean exit (with-blocks clean up)."""
     def on_term(signo, frame):
