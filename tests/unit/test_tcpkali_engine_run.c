@@ -22,6 +22,7 @@
 #include "core/clock.h"
 #include "core/loop.h"
 #include "core/sock.h"
+#include "core/util.h"
 #include "tcpkali/engine.h"
 #include "tcpkali/engine_int.h"
 
@@ -70,6 +71,22 @@ struct rig {
     struct tk_engine *sink, *cli;
     struct tk_msg_arg msgs[4];
 };
+
+/* Appends one message argument (its text is a literal; unescape as -e would) to the client's
+ * configuration. */
+static void rig_add_msg(struct rig *r, enum tk_msg_kind kind, const char *text, bool unescape)
+{
+    assert_true(r->cli_cfg.nmsgs < ARRAY_LEN(r->msgs));
+    r->msgs[r->cli_cfg.nmsgs++] =
+        (struct tk_msg_arg){kind, text, strlen(text), unescape, false, NULL};
+    r->cli_cfg.msgs = r->msgs;
+}
+
+static void rig_set_marker(struct rig *r, const char *marker)
+{
+    r->cli_cfg.latency_marker = marker;
+    r->cli_cfg.latency_marker_len = strlen(marker);
+}
 
 static void rig_init(struct rig *r)
 {
@@ -165,10 +182,8 @@ static void test_bytes_agree(void **state)
     struct rig r;
     rig_init(&r);
     start_sink(&r, TK_LISTEN_SILENT);
-    r.msgs[0] = (struct tk_msg_arg){TK_MSG_FIRST, "first!", 6, false, false, NULL};
-    r.msgs[1] = (struct tk_msg_arg){TK_MSG_REPEAT, "hello", 5, false, false, NULL};
-    r.cli_cfg.msgs = r.msgs;
-    r.cli_cfg.nmsgs = 2;
+    rig_add_msg(&r, TK_MSG_FIRST, "first!", false);
+    rig_add_msg(&r, TK_MSG_REPEAT, "hello", false);
     r.cli_cfg.connections = 4;
     r.cli_cfg.workers = 2;
     start_client(&r);
@@ -193,13 +208,10 @@ static void test_echo_latency_marker_rate(void **state)
     struct rig r;
     rig_init(&r);
     start_sink(&r, TK_LISTEN_ECHO);
-    r.msgs[0] = (struct tk_msg_arg){TK_MSG_REPEAT, "ping\\n", 6, true, false, NULL};
-    r.cli_cfg.msgs = r.msgs;
-    r.cli_cfg.nmsgs = 1;
+    rig_add_msg(&r, TK_MSG_REPEAT, "ping\\n", true);
     r.cli_cfg.connections = 2;
     r.cli_cfg.message_rate = 200;
-    r.cli_cfg.latency_marker = "ping";
-    r.cli_cfg.latency_marker_len = 4;
+    rig_set_marker(&r, "ping");
     uint64_t t0 = clock_mono_ns();
     start_client(&r);
     wait_conns_out(r.cli, 2);
@@ -225,13 +237,10 @@ static void test_closed_loop(void **state)
     struct rig r;
     rig_init(&r);
     start_sink(&r, TK_LISTEN_ECHO);
-    r.msgs[0] = (struct tk_msg_arg){TK_MSG_REPEAT, "req.", 4, false, false, NULL};
-    r.cli_cfg.msgs = r.msgs;
-    r.cli_cfg.nmsgs = 1;
+    rig_add_msg(&r, TK_MSG_REPEAT, "req.", false);
     r.cli_cfg.connections = 2;
     r.cli_cfg.closed_loop = true;
-    r.cli_cfg.latency_marker = "req.";
-    r.cli_cfg.latency_marker_len = 4;
+    rig_set_marker(&r, "req.");
     start_client(&r);
     wait_conns_out(r.cli, 2);
     sleep_ms(200);
@@ -253,13 +262,10 @@ static void test_more_received_than_sent(void **state)
     struct rig r;
     rig_init(&r);
     start_sink(&r, TK_LISTEN_ECHO);
-    r.msgs[0] = (struct tk_msg_arg){TK_MSG_FIRST, "hello", 5, false, false, NULL};
-    r.msgs[1] = (struct tk_msg_arg){TK_MSG_REPEAT, "hello", 5, false, false, NULL};
-    r.cli_cfg.msgs = r.msgs;
-    r.cli_cfg.nmsgs = 2;
+    rig_add_msg(&r, TK_MSG_FIRST, "hello", false);
+    rig_add_msg(&r, TK_MSG_REPEAT, "hello", false);
     r.cli_cfg.message_rate = 10;
-    r.cli_cfg.latency_marker = "hello";
-    r.cli_cfg.latency_marker_len = 5;
+    rig_set_marker(&r, "hello");
     start_client(&r);
     uint64_t deadline = clock_mono_ns() + 3000 * MS;
     while (r.seen.code == 0 && clock_mono_ns() < deadline) {
@@ -278,13 +284,10 @@ static void test_latency_marker_skip(void **state)
     struct rig r;
     rig_init(&r);
     start_sink(&r, TK_LISTEN_ECHO);
-    r.msgs[0] = (struct tk_msg_arg){TK_MSG_FIRST, "hello", 5, false, false, NULL};
-    r.msgs[1] = (struct tk_msg_arg){TK_MSG_REPEAT, "hello", 5, false, false, NULL};
-    r.cli_cfg.msgs = r.msgs;
-    r.cli_cfg.nmsgs = 2;
+    rig_add_msg(&r, TK_MSG_FIRST, "hello", false);
+    rig_add_msg(&r, TK_MSG_REPEAT, "hello", false);
     r.cli_cfg.message_rate = 50;
-    r.cli_cfg.latency_marker = "hello";
-    r.cli_cfg.latency_marker_len = 5;
+    rig_set_marker(&r, "hello");
     r.cli_cfg.latency_marker_skip = 1;
     start_client(&r);
     wait_conns_out(r.cli, 1);
@@ -350,13 +353,10 @@ static void test_dynamic_source(void **state)
     struct rig r;
     rig_init(&r);
     start_sink(&r, TK_LISTEN_ECHO);
-    r.msgs[0] = (struct tk_msg_arg){TK_MSG_REPEAT, "x", 1, false, false, NULL};
-    r.cli_cfg.msgs = r.msgs;
-    r.cli_cfg.nmsgs = 1;
+    rig_add_msg(&r, TK_MSG_REPEAT, "x", false);
     r.cli_cfg.connections = 1;
     r.cli_cfg.message_rate = 100;
-    r.cli_cfg.latency_marker = ">";
-    r.cli_cfg.latency_marker_len = 1;
+    rig_set_marker(&r, ">");
     int code;
     char err[256];
     r.cli = tk_engine_new(&r.cli_cfg, r.control, &r.ev, &code, err, sizeof(err));
@@ -410,9 +410,7 @@ static void test_lifetime_zero_ramps(void **state)
     struct rig r;
     rig_init(&r);
     start_sink(&r, TK_LISTEN_SILENT);
-    r.msgs[0] = (struct tk_msg_arg){TK_MSG_REPEAT, "bye", 3, false, false, NULL};
-    r.cli_cfg.msgs = r.msgs;
-    r.cli_cfg.nmsgs = 1;
+    rig_add_msg(&r, TK_MSG_REPEAT, "bye", false);
     r.cli_cfg.connections = 5;
     r.cli_cfg.channel_lifetime_set = true;
     r.cli_cfg.channel_lifetime_ns = 0;
