@@ -19,7 +19,7 @@ WARN     += -Werror
 endif
 CPPFLAGS += -Isrc -D_GNU_SOURCE -MMD -MP
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread
-LDLIBS   += -pthread -lm
+LDLIBS   += -lssl -lcrypto -pthread -lm   # OpenSSL: tcpkali --ssl and WebSocket's SHA-1
 
 # Tools: one folder each under src/, one entry each in src/main.c.
 TOOLS     := seqtest udping tcpkali

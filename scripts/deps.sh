@@ -23,14 +23,15 @@ PKGS_build=(
     iproute2 procps util-linux      # ip netns and ss; ps; setsid, unshare, nsenter
     nftables                        # tests/netns: loss injection (numgen random)
     locales                         # unit tests: locale sources for a decimal-comma locale
+    libssl-dev openssl              # tcpkali --ssl and WebSocket accept keys; s_server/s_client peers
+    python3-websockets              # tests/interop: an independent WebSocket peer
 )
 OPT_build=()
 PKGS_bench=(sockperf iperf3)
 OPT_bench=(hyperfine)
 PKGS_newcomer=(debootstrap git)     # scripts/newcomer-check.sh
 OPT_newcomer=()
-# Coming with later tools: libssl-dev libxmlrpc-core-c3-dev libpcap-dev flowgrind
-# python3-websockets. Add them to PKGS_build when the code that needs them lands.
+# Coming with later tools: libxmlrpc-core-c3-dev libpcap-dev flowgrind. Add them to PKGS_build when the code that needs them lands.
 
 die() { echo "deps.sh: $*" >&2; exit 1; }
 

@@ -87,10 +87,15 @@ struct tk_config {
     size_t message_stop_len;
     bool closed_loop;            /* beyond the original: next message after the previous reply */
 
-    /* WebSocket and TLS (next issue); parsed now so the option table is complete. */
+    /* WebSocket and TLS. */
     bool websocket;
-    const char **headers;
+    const char **headers;  /* -H lines without CRLF, after -e if it applied */
     size_t nheaders;
+    bool ssl;              /* --ssl */
+    const char *ssl_cert;  /* --ssl-cert, default "cert.pem" */
+    const char *ssl_key;   /* --ssl-key, default "key.pem" */
+    bool ssl_cert_given, ssl_key_given; /* given on the command line (a client presents a
+                                         * certificate only then) */
 
     /* Latency. */
     bool latency_connect;

@@ -513,7 +513,7 @@ static int send_once(struct tk_conn *c, const struct tk_msgsrc *src, uint64_t no
             p = x->obuf.data + x->obuf_off;
             len = x->obuf.len - x->obuf_off;
             if (len && src->ops->stamp)
-                src->ops->stamp(src, x->ms, (uint8_t *)p, len);
+                src->ops->stamp(src, x->ms, &x->obuf, x->obuf_off, len);
         }
         if (len == 0)
             return TK_SR_DONE;
@@ -600,7 +600,7 @@ static int send_msgs_dynamic(struct tk_conn *c, const struct tk_msgsrc *src, uin
         uint8_t *p = x->obuf.data + x->obuf_off;
         size_t len = x->obuf.len - x->obuf_off, n;
         if (src->ops->stamp)
-            src->ops->stamp(src, x->ms, p, len);
+            src->ops->stamp(src, x->ms, &x->obuf, x->obuf_off, len);
         int rc = conn_send_bytes(c, p, len, now, &n);
         if (rc == TK_SR_CLOSED)
             return rc;

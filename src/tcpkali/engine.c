@@ -376,7 +376,9 @@ struct tk_engine *tk_engine_new(const struct tk_config *cfg, struct loop *contro
     if (ev)
         e->ev = *ev;
     e->nworkers = cfg->workers ? cfg->workers : 1;
-    e->tr = tk_transport_for(cfg);
+    e->tr = tk_transport_new(cfg, exit_code, err, errlen);
+    if (!e->tr)
+        goto fail;
     e->closed_loop = cfg->closed_loop;
     e->lifetime_zero = cfg->channel_lifetime_set && cfg->channel_lifetime_ns == 0;
     e->rate_intended = (cfg->message_rate > 0 || cfg->rate_search) && !cfg->closed_loop;
@@ -398,11 +400,12 @@ struct tk_engine *tk_engine_new(const struct tk_config *cfg, struct loop *contro
         goto nomem;
     e->nloop = cfg->nsource_ips ? 1 : tk_plan_loop_sources(cfg->connections, port_range());
 
-    e->src_out = tk_msgsrc_new(cfg, e->tr->frame_client, e->tr->frame_ctx, exit_code, err, errlen);
+    e->src_out = tk_msgsrc_new(cfg, tk_transport_framing(e->tr, true), exit_code, err,
+                               errlen);
     if (!e->src_out)
         goto fail;
     if (cfg->listen && cfg->listen_mode == TK_LISTEN_ACTIVE) {
-        e->src_in = tk_msgsrc_new(cfg, e->tr->frame_server, e->tr->frame_ctx, exit_code, err,
+        e->src_in = tk_msgsrc_new(cfg, tk_transport_framing(e->tr, false), exit_code, err,
                                   errlen);
         if (!e->src_in)
             goto fail;
@@ -886,6 +889,7 @@ void tk_engine_free(struct tk_engine *e)
         return;
     tk_engine_stop(e);
     worker_pool_free(e->pool);
+    tk_transport_free(e->tr);
     if (e->workers) {
         for (unsigned i = 0; i < e->nworkers; i++) {
             struct tk_worker *w = &e->workers[i];

@@ -171,7 +171,7 @@ struct tk_engine {
     const struct tk_config *cfg;
     struct loop *control;
     struct tk_engine_events ev;
-    const struct tk_transport *tr;
+    struct tk_transport *tr;
     struct tk_msgsrc *src_out, *src_in;
     bool have_lat, have_stop, have_mm;
     struct tk_marker lat_marker, stop_marker, mm_prefix;

@@ -20,7 +20,10 @@
  *   buffer, and to stamp markers right before the bytes are written.
  *
  * The framing of a transport (WebSocket frames each argument separately) is applied by the
- * source, argument by argument, through the `frame` hook given to tk_msgsrc_new(). */
+ * source, argument by argument (enum tk_framing). A constant source framed for a WebSocket
+ * client still builds its replicated buffer once: every frame in it has its own random
+ * masking key, and the buffer cycles every TK_REP_MIN bytes or so (a new key per frame on
+ * every send would make every payload per-message and cost the replication). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -42,9 +45,14 @@ int tk_buf_append(struct tk_buf *b, const void *p, size_t n);
 uint8_t *tk_buf_reserve(struct tk_buf *b, size_t n);
 void tk_buf_free(struct tk_buf *b);
 
-/* Frames one argument's bytes for the transport (WebSocket text frame), appending to out.
- * NULL hook: the bytes go as they are. */
-typedef int (*tk_frame_fn)(const void *frame_ctx, const uint8_t *p, size_t n, struct tk_buf *out);
+/* How message arguments are framed for the transport. */
+enum tk_framing {
+    TK_FRAMING_NONE,      /* bytes go as they are (plain TCP, TLS) */
+    TK_FRAMING_WS_CLIENT, /* each argument (each part around a \{ws.*} or \{raw}) is one
+                           * masked text frame; \{ws.*} frames are masked too; every frame
+                           * gets its own random masking key */
+    TK_FRAMING_WS_SERVER, /* the same, unmasked */
+};
 
 struct tk_msgsrc;
 
@@ -58,8 +66,14 @@ struct tk_msgsrc_ops {
     int (*first)(const struct tk_msgsrc *s, void *cs, struct tk_buf *out);
     /* Appends one message; *len receives its size (>= 1). 0 or -errno. */
     int (*next)(const struct tk_msgsrc *s, void *cs, struct tk_buf *out, size_t *len);
-    /* Right before bytes [p, p+n) are written: fill in message markers. May be NULL. */
-    void (*stamp)(const struct tk_msgsrc *s, void *cs, uint8_t *p, size_t n);
+    /* Right before bytes buf->data[off, off + n) are written: fill in the message markers
+     * that START in that range with the current time (masked as their frame is, with
+     * --ws). buf is the buffer first/next appended to; the engine empties it (len = 0)
+     * only after every byte in it was written, and calls stamp again for the rest after a
+     * partial write, so a marker is re-stamped only while none of its bytes went out.
+     * May be NULL (no markers). */
+    void (*stamp)(const struct tk_msgsrc *s, void *cs, struct tk_buf *buf, size_t off,
+                  size_t n);
 };
 
 struct tk_msgsrc {
@@ -79,12 +93,12 @@ struct tk_msgsrc {
 };
 
 /* Compiles cfg's message arguments (-1, -m, -f, in argv order) for one side (outgoing
- * connections, or accepted ones in --listen-mode=active), framing each argument with
- * frame (may be NULL). Literal arguments: -e rules (tk_unescape) where the argument says
- * so; file contents are sent as they are (bug 9: never unescaped). NULL with a message in
- * err and *exit_code set. */
-struct tk_msgsrc *tk_msgsrc_new(const struct tk_config *cfg, tk_frame_fn frame,
-                                const void *frame_ctx, int *exit_code, char *err, size_t errlen);
+ * connections, or accepted ones in --listen-mode=active) through the expression parser
+ * (expr.h), framing as asked. -e rules (tk_unescape) apply where the argument says so; file
+ * contents are sent as they are (bug 9: never unescaped, never parsed). NULL with a message
+ * in err and *exit_code set (1 for an expression error or an unreadable file, as tcpkali). */
+struct tk_msgsrc *tk_msgsrc_new(const struct tk_config *cfg, enum tk_framing framing,
+                                int *exit_code, char *err, size_t errlen);
 void tk_msgsrc_free(struct tk_msgsrc *s);
 
 /* ---- Sending from the replicated buffer ------------------------------------------------

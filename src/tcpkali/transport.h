@@ -1,17 +1,30 @@
 #ifndef NETGRIND_TCPKALI_TRANSPORT_H
 #define NETGRIND_TCPKALI_TRANSPORT_H
 
-/* The transport between a connection's state machine and its socket: plain TCP now;
- * WebSocket (handshake, framing, de-framing) and TLS plug in here in the next issue
- * without touching the engine.
+/* The transport between a connection's state machine and its socket: plain TCP, TLS
+ * (transport_tls.c, OpenSSL), and WebSocket (transport_ws.c) over either of them (wss).
+ * Transports stack: a WebSocket transport has a `lower` one (plain or TLS) and does all its
+ * socket I/O through it.
  *
  * The engine calls, per connection: conn_init once (outgoing or accepted), then handshake
- * until it returns TK_HS_DONE (plain TCP: no handshake), then send and recv with
- * application bytes: send takes bytes to deliver to the peer (a WebSocket transport would
- * take bytes already framed by the message source, a TLS one would encrypt them) and recv
- * gives back application bytes (de-framed, decrypted), on which the engine searches
- * markers. Every function reports the bytes that crossed the socket in *io, because
- * tcpkali's counters are wire bytes. */
+ * until it returns TK_HS_DONE (no handshake: NULL), then send and recv with application
+ * bytes. send takes bytes of the send stream (already framed by the message source for
+ * WebSocket; TLS encrypts them); recv gives back application bytes (WebSocket: the
+ * de-framed, unmasked payload of data frames; TLS: decrypted), on which the engine searches
+ * markers. Every function reports what crossed the socket in *io, because tcpkali's counters
+ * are wire bytes.
+ *
+ * Transport-owned output: a transport may have bytes of its own to write (a WebSocket pong
+ * or close reply, a frame echoed in --listen-mode=echo, a TLS record not yet fully written).
+ * It writes them from recv or send when it can; what the socket did not take stays
+ * `pending`. The engine then waits for EPOLLOUT and calls flush; while pending() is above
+ * TK_TR_PENDING_HOLD it stops reading (the peer's flow control holds the rest), as it does
+ * for its own echo backlog. A WebSocket transport inserts its own frames only between
+ * frames of the send stream: the engine guarantees that each send() call's bytes end on a
+ * message boundary (the message source frames whole messages), so "the previous send took
+ * all it was given" means "at a frame boundary".
+ *
+ * Every engine call on a connection happens on that connection's worker thread. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,47 +34,100 @@
 #include "tcpkali/config.h"
 #include "tcpkali/msgsrc.h"
 
+#define TK_TR_PENDING_HOLD (256u * 1024)
+
 /* What crossed the socket in one call. */
 struct tk_io {
     uint64_t wire_in, wire_out; /* bytes */
     uint64_t reads, writes;     /* recv/send calls that moved data */
+    uint64_t frames_in;         /* WebSocket frames received (every opcode) */
 };
 
 enum {
     TK_HS_DONE = 0,
     TK_HS_WANT_READ = 1,
     TK_HS_WANT_WRITE = 2,
+    /* Negative: -errno for a socket error (counted like a reset), or TK_HS_FAILED for a
+     * protocol failure, whose cause fail_cause() gives. */
+    TK_HS_FAILED = -100000,
 };
 
+/* Why a handshake failed, counted per cause (struct tk_counters.hs_failures). */
+enum tk_hs_fail {
+    TK_HSF_WS_STATUS,    /* client: the response was not "HTTP/1.x 101" */
+    TK_HSF_WS_ACCEPT,    /* client: Sec-WebSocket-Accept missing or wrong, or no Upgrade */
+    TK_HSF_WS_MALFORMED, /* either side: not HTTP, or headers beyond TK_WS_MAX_HANDSHAKE */
+    TK_HSF_WS_REQUEST,   /* server: not a WebSocket upgrade request (answered 400) */
+    TK_HSF_WS_EOF,       /* the peer closed before the upgrade finished */
+    TK_HSF_TLS_PROTOCOL, /* TLS alert or protocol error (version, cipher, bad record) */
+    TK_HSF_TLS_EOF,      /* the peer closed during the TLS handshake */
+    TK_HSF_COUNT
+};
+
+/* Short names for output, JSON and statsd: "ws_status", "ws_accept", "ws_malformed",
+ * "ws_request", "ws_eof", "tls_protocol", "tls_eof". */
+const char *tk_hs_fail_name(enum tk_hs_fail f);
+
 struct tk_transport {
-    const char *name;
-    /* Per-connection state the engine allocates (zeroed) for conn_init; 0: none. */
+    const char *name;                 /* "tcp", "tls", "ws", "wss" */
+    const struct tk_transport *lower; /* WebSocket: the byte transport under it; else NULL */
+    void *ctx;                        /* the transport's shared state (SSL_CTX, config) */
+    /* Per-connection state the engine allocates (zeroed) for conn_init: this transport's
+     * and its lower's together (a stacked transport places the lower's state after its
+     * own and says so in its size). 0: none. */
     size_t conn_state_size;
+    /* True when the transport answers accepted connections' data itself in
+     * --listen-mode=echo (WebSocket echoes each data frame as a server frame), so the
+     * engine must not echo the application bytes as well. */
+    bool echoes;
     /* dest is NULL for accepted connections. 0 or -errno. */
     int (*conn_init)(const struct tk_transport *t, void *ts, bool outgoing,
                      const struct tk_dest *dest);
     /* Drives the handshake on fd: TK_HS_DONE, TK_HS_WANT_READ/WRITE (call again when the
-     * socket is ready), or -errno (the connection fails). NULL: no handshake. */
+     * socket is ready), -errno, or TK_HS_FAILED. NULL: no handshake. */
     int (*handshake)(const struct tk_transport *t, void *ts, int fd, struct tk_io *io);
-    /* Sends up to n application bytes: how many were taken (> 0), -EAGAIN when the socket
-     * is full, or another -errno. */
+    /* After TK_HS_FAILED: the cause, and a line for -v ("WebSocket upgrade refused: HTTP/1.1
+     * 404 Not Found", "TLS handshake failed: wrong version number") into text. */
+    enum tk_hs_fail (*fail_cause)(const struct tk_transport *t, void *ts, char *text,
+                                  size_t len);
+    /* Sends up to n bytes of the send stream: how many were taken (> 0), -EAGAIN when the
+     * socket is full (or transport output is pending and must go first), or another -errno. */
     ssize_t (*send)(const struct tk_transport *t, void *ts, int fd, const uint8_t *p, size_t n,
                     struct tk_io *io);
-    /* Receives application bytes into buf: > 0, 0 at the peer's orderly close, -EAGAIN
-     * when nothing is there for the application now, or another -errno. */
+    /* Receives application bytes into buf: > 0, 0 at the peer's orderly close (a WebSocket
+     * close frame, after the close reply was queued), -EAGAIN when nothing is there for the
+     * application now (control frames only, a partial frame or TLS record), or another
+     * -errno. */
     ssize_t (*recv)(const struct tk_transport *t, void *ts, int fd, uint8_t *buf, size_t cap,
                     struct tk_io *io);
+    /* Bytes of transport-owned output not yet written. NULL: never any. */
+    size_t (*pending)(const struct tk_transport *t, const void *ts);
+    /* Writes pending output: 0 when none is left, -EAGAIN when the socket is full, or
+     * -errno. NULL when pending is NULL. */
+    int (*flush)(const struct tk_transport *t, void *ts, int fd, struct tk_io *io);
     void (*conn_free)(const struct tk_transport *t, void *ts);
-    /* Framing of message arguments for outgoing and for accepted connections (NULL: the
-     * bytes go as they are), handed to tk_msgsrc_new. */
-    tk_frame_fn frame_client, frame_server;
-    const void *frame_ctx;
 };
 
 /* Plain TCP: send(MSG_NOSIGNAL) and recv(), no state, no framing. */
 extern const struct tk_transport tk_transport_plain;
 
-/* The transport cfg asks for (plain TCP until --ws and --ssl arrive). */
-const struct tk_transport *tk_transport_for(const struct tk_config *cfg);
+/* The transport stack cfg asks for: plain, TLS (--ssl), WebSocket (--ws) over plain or TLS.
+ * Loads what it needs (TLS: --ssl-cert and --ssl-key for a listener; a client presents
+ * them only when they were given explicitly). NULL with a message in err and *exit_code set (66 for an
+ * unreadable certificate or key, 70 otherwise). Free with tk_transport_free. */
+struct tk_transport *tk_transport_new(const struct tk_config *cfg, int *exit_code, char *err,
+                                      size_t errlen);
+void tk_transport_free(struct tk_transport *t);
+
+/* The framing the message source must apply for this transport on one side. */
+enum tk_framing tk_transport_framing(const struct tk_transport *t, bool outgoing);
+
+/* Constructors of the layers (transport_tls.c, transport_ws.c), used by tk_transport_new.
+ * Each returns a heap transport or NULL with err and *exit_code. */
+struct tk_transport *tk_transport_tls_new(const struct tk_config *cfg, int *exit_code,
+                                          char *err, size_t errlen);
+struct tk_transport *tk_transport_ws_new(const struct tk_config *cfg,
+                                         const struct tk_transport *lower, int *exit_code,
+                                         char *err, size_t errlen);
 
 #endif

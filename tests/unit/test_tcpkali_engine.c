@@ -99,7 +99,7 @@ static void test_msgsrc_literal(void **state)
     cfg.nmsgs = 5;
     int code = 0;
     char err[128];
-    struct tk_msgsrc *s = tk_msgsrc_new(&cfg, NULL, NULL, &code, err, sizeof(err));
+    struct tk_msgsrc *s = tk_msgsrc_new(&cfg, TK_FRAMING_NONE, &code, err, sizeof(err));
     assert_non_null(s);
     assert_true(s->constant);
     assert_true(s->has_messages);
@@ -116,37 +116,6 @@ static void test_msgsrc_literal(void **state)
     tk_msgsrc_free(s);
 }
 
-static int frame_brackets(const void *ctx, const uint8_t *p, size_t n, struct tk_buf *out)
-{
-    (void)ctx;
-    if (tk_buf_append(out, "[", 1) || tk_buf_append(out, p, n) || tk_buf_append(out, "]", 1))
-        return -ENOMEM;
-    return 0;
-}
-
-static void test_msgsrc_frames_each_argument(void **state)
-{
-    (void)state;
-    struct tk_msg_arg msgs[] = {
-        arg(TK_MSG_REPEAT, "ab", false, false),
-        arg(TK_MSG_FIRST, "x", false, false),
-        arg(TK_MSG_REPEAT, "c", false, false),
-    };
-    struct tk_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.msgs = msgs;
-    cfg.nmsgs = 3;
-    int code;
-    char err[128];
-    struct tk_msgsrc *s = tk_msgsrc_new(&cfg, frame_brackets, NULL, &code, err, sizeof(err));
-    assert_non_null(s);
-    assert_int_equal(s->first_len, 3);
-    assert_memory_equal(s->first, "[x]", 3);
-    assert_int_equal(s->msg_len, 7);
-    assert_memory_equal(s->msg, "[ab][c]", 7);
-    tk_msgsrc_free(s);
-}
-
 static void test_msgsrc_no_messages(void **state)
 {
     (void)state;
@@ -158,7 +127,7 @@ static void test_msgsrc_no_messages(void **state)
     cfg.nmsgs = 2;
     int code;
     char err[128];
-    struct tk_msgsrc *s = tk_msgsrc_new(&cfg, NULL, NULL, &code, err, sizeof(err));
+    struct tk_msgsrc *s = tk_msgsrc_new(&cfg, TK_FRAMING_NONE, &code, err, sizeof(err));
     assert_non_null(s);
     assert_false(s->has_messages); /* an empty -m repeats nothing */
     assert_int_equal(s->first_len, 2);
@@ -166,7 +135,7 @@ static void test_msgsrc_no_messages(void **state)
     tk_msgsrc_free(s);
 
     cfg.nmsgs = 0;
-    s = tk_msgsrc_new(&cfg, NULL, NULL, &code, err, sizeof(err));
+    s = tk_msgsrc_new(&cfg, TK_FRAMING_NONE, &code, err, sizeof(err));
     assert_non_null(s);
     assert_false(s->has_messages);
     assert_int_equal(s->first_len, 0);
@@ -460,7 +429,6 @@ int main(void)
         cmocka_unit_test(test_unescape_rules),
         cmocka_unit_test(test_unescape_in_place),
         cmocka_unit_test(test_msgsrc_literal),
-        cmocka_unit_test(test_msgsrc_frames_each_argument),
         cmocka_unit_test(test_msgsrc_no_messages),
         cmocka_unit_test(test_rep_slice),
         cmocka_unit_test(test_rate_schedule_simulated),
