@@ -21,14 +21,28 @@
                sockperf from the actual send; and sockperf's client busy-waits between
                messages (a whole CPU), tcpkali's sleeps and spins only the last 100 us.
 
-Usage: bench/bench_tcpkali.py BUILD [connections|bulk|rates|latency]...
-Environment: BENCH_RUNS (5), PEER_SECONDS (5), CONN_COUNT (19000), RATE_CONNS (1000).
+  ws           WebSocket bulk against plain TCP bulk in the same run (issue 5): --ws -c 10 -m
+               <1 KiB> to a tcpkali --ws sink vs the same options without --ws to a plain sink:
+               Gbit/s on the wire (each ws frame adds 8 bytes: 2 header + 4 mask + 2 length)
+               and the ratio ws/tcp (aim >= 0.9)
+  expr         per-message expressions (issue 5): -c 100 -r 1000 with -m '\{re [a-z]{64}}'
+               (a fresh 64-letter string per message) vs a constant 64-byte message: the
+               achieved rate against 100,000 messages/s (aim: within 1%) and the client's CPU
+               time (user + system, getrusage of the reaped child) per million messages
+  tls          TLS bulk against plain TCP bulk in the same run (issue 5): --ssl -c 10 -m
+               <1 KiB> to a tcpkali --ssl sink vs plain: Gbit/s and the ratio tls/tcp
+
+Usage: bench/bench_tcpkali.py BUILD [connections|bulk|rates|latency|ws|expr|tls]...
+Environment: BENCH_RUNS (5), PEER_SECONDS (5), CONN_COUNT (19000), RATE_CONNS (1000),
+EXPR_CONNS (100).
 """
 
 import json
 import os
 import re
 import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +57,7 @@ SECONDS = int(os.environ.get("PEER_SECONDS", "5"))
 CONN_COUNT = int(os.environ.get("CONN_COUNT", "19000"))
 RATE_CONNS = int(os.environ.get("RATE_CONNS", "1000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+EXPR_CONNS = int(os.environ.get("EXPR_CONNS", "100"))
 
 LISTEN_RX = r"^Listen on: \[127\.0\.0\.1\]:(\d+)$"
 RAMPED_RX = r"^Ramped up to (\d+) connections\.$"  # the original's text, even for 1
@@ -283,11 +298,130 @@ def bench_latency():
                  + ("" if have("sockperf") else "; sockperf not installed"))
 
 
+# ---- ws, tls: a transport's bulk throughput against plain TCP's ---------------------------
+
+KIB_MSG = "".join(chr(ord("a") + i % 26) for i in range(1024))
+
+
+def bulk_once(sink_opts, client_opts):
+    """One bulk run: a tcpkali sink with sink_opts, a -c 10 client sending the 1 KiB message
+    with client_opts for SECONDS: the client's steady-state wire Gbit/s (--json)."""
+    def run():
+        with Session() as s:
+            _, port = start_sink(s, *sink_opts)
+            p = s.run([TCPKALI, "--json", *client_opts, "-c", 10, "--connect-rate", "10k", "-m",
+                       KIB_MSG, "-T", SECONDS, f"127.0.0.1:{port}"], timeout=SECONDS + 30)
+            try:
+                mbps = json.loads(p.text())["summary"]["bandwidth_out_Mbps"]
+            except (ValueError, KeyError, TypeError) as e:
+                raise BenchError(f"no summary.bandwidth_out_Mbps in --json ({e}): {p.tail()}")
+            return {"gbps": mbps / 1000}
+    return run
+
+
+def bench_ws():
+    compare(f"tcpkali --ws -c 10 -m <1 KiB> bulk vs the same over plain TCP, {SECONDS} s, "
+            "loopback",
+            "ws", bulk_once(["--ws"], ["--ws"]), "tcp", bulk_once([], []),
+            [("gbps", "throughput", "Gbit/s")],
+            note="each side: the client's steady-state summary.bandwidth_out_Mbps (--json, wire "
+                 "bytes; a masked 1 KiB frame is 1032 bytes); the ratio ws/tcp aims at >= 0.9")
+
+
+CERT_DIR = None
+
+
+def cert_opts():
+    """--ssl-cert/--ssl-key of a throwaway self-signed certificate (openssl req), made once."""
+    global CERT_DIR
+    if CERT_DIR is None:
+        if not have("openssl"):
+            raise BenchError("no openssl binary to make a test certificate")
+        d = tempfile.mkdtemp(prefix="bench-tls-")
+        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
+                            "-days", "2", "-keyout", os.path.join(d, "key.pem"), "-out",
+                            os.path.join(d, "cert.pem")], capture_output=True, timeout=60)
+        if r.returncode != 0:
+            shutil.rmtree(d, ignore_errors=True)
+            raise BenchError(f"openssl req failed: {r.stderr[-500:]!r}")
+        CERT_DIR = d
+    return ["--ssl-cert", os.path.join(CERT_DIR, "cert.pem"),
+            "--ssl-key", os.path.join(CERT_DIR, "key.pem")]
+
+
+def bench_tls():
+    try:
+        certs = cert_opts()
+    except BenchError as e:
+        heading("tcpkali --ssl bulk vs plain TCP")
+        print(f"  skipped: {e}")
+        return
+    try:
+        compare(f"tcpkali --ssl -c 10 -m <1 KiB> bulk vs the same over plain TCP, {SECONDS} s, "
+                "loopback",
+                "tls", bulk_once(["--ssl", *certs], ["--ssl"]), "tcp", bulk_once([], []),
+                [("gbps", "throughput", "Gbit/s")],
+                note="each side: the client's steady-state summary.bandwidth_out_Mbps (--json, "
+                     "wire bytes: TLS records included); the ratio is tls/tcp")
+    finally:
+        shutil.rmtree(CERT_DIR, ignore_errors=True)
+
+
+# ---- expr: per-message expressions at a fixed rate -----------------------------------------
+
+def child_cpu_s():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def expr_once(message):
+    """-c EXPR_CONNS -r 1000 of `message` to a sink: achieved messages/s (steady), its error
+    against the target, and the client's CPU seconds per million messages sent (its whole
+    life, ramp-up included, over every message it sent)."""
+    def run():
+        target = EXPR_CONNS * 1000
+        raise_nofile(2 * EXPR_CONNS + 200)
+        with Session() as s:
+            _, port = start_sink(s)
+            # The sink is not reaped until the session ends, so the children's rusage grows
+            # only by the client's, which s.run reaps.
+            cpu0 = child_cpu_s()
+            p = s.run([TCPKALI, "--json", "-c", EXPR_CONNS, "--connect-rate", "10k", "-m",
+                       message, "-r", 1000, "-T", SECONDS, f"127.0.0.1:{port}"],
+                      timeout=SECONDS + 60)
+            cpu = child_cpu_s() - cpu0
+            try:
+                doc = json.loads(p.text())
+                summ = doc["summary"]
+                rate = summ["msgs_sent"] / summ["duration_s"]
+                total = sum(iv["msgs_sent"] for iv in doc["intervals"])
+            except (ValueError, KeyError, TypeError, ZeroDivisionError) as e:
+                raise BenchError(f"no summary.msgs_sent/duration_s in --json ({e}): {p.tail()}")
+            if total <= 0:
+                raise BenchError(f"no messages counted: {p.tail()}")
+            return {"rate": rate, "error": 100.0 * (rate - target) / target,
+                    "cpu_per_m": cpu / (total / 1e6)}
+    return run
+
+
+def bench_expr():
+    compare(f"tcpkali -c {EXPR_CONNS} -r 1000 -m '\\{{re [a-z]{{64}}}}' vs a constant 64-byte "
+            f"message: {EXPR_CONNS * 1000:,} messages/s, {SECONDS} s",
+            "re", expr_once(r"\{re [a-z]{64}}"), "const", expr_once("x" * 64),
+            [("rate", "achieved", "msg/s"), ("error", "error", "%", False),
+             ("cpu_per_m", "CPU", "s per 1M msgs")],
+            note="achieved = steady-state summary.msgs_sent / duration_s (aim: |error| < 1%); "
+                 "CPU = the client's user + system time (getrusage of the reaped child) over "
+                 "every message it sent, ramp-up included; the ratio re/const is the cost of "
+                 "generating each message")
+
+
 def main():
     if not os.access(TCPKALI, os.X_OK):
         sys.exit(f"bench: {TCPKALI} is not built (run make)")
     table = {"connections": bench_connections, "bulk": bench_bulk, "rates": bench_rates,
-             "latency": bench_latency}
+             "latency": bench_latency, "ws": bench_ws, "expr": bench_expr, "tls": bench_tls}
     which = sys.argv[2:] or list(table)
     for name in which:
         if name not in table:

@@ -257,6 +257,30 @@ demo_tcpkali() {
     step "kill -TERM $echo_srv"
     stop "$echo_srv" 10
     ((STOP_STATUS == 143)) || fail "the echo listener exited with status $STOP_STATUS"
+
+    echo
+    echo "--- 5. WebSocket with message markers: each message is a WebSocket text frame that"
+    echo "       carries its send time (\\{message.marker}); the --ws listener parses the"
+    echo "       markers in the de-framed payload (--message-marker): message rate and one-way"
+    echo "       latency. The client, a marker in its message, reports its sending rate."
+    local wout="$TMP/tcpkali_ws.out" wport
+    start_bg "$wout" "$tcpkali" -l 127.0.0.1:0 --ws --message-marker \
+        --latency-percentiles 50,95,99 -T 60
+    local ws_srv=$BG_PID
+    wait_for "$ws_srv" "$wout" '^Listen on: \[127\.0\.0\.1\]:[0-9]+$' 10
+    wport="$(listen_port "$wout")"
+    [[ -n "$wport" && "$wport" != 0 ]] || fail "the WebSocket listener did not print its port"
+    run_bounded 30 "$tcpkali" --ws -c 4 --connect-rate 1k -m 'hello \{message.marker}' -r 100 \
+        -T 2 "127.0.0.1:$wport"
+    wait_tcp_drained "$wport" 10
+    step "kill -TERM $ws_srv"
+    stop "$ws_srv" 10
+    echo "WebSocket listener exit status: $STOP_STATUS; its output (4 x 100 messages/s):"
+    indent "$wout"
+    ((STOP_STATUS == 143)) || fail "the WebSocket listener exited with status $STOP_STATUS"
+    grep -q '^Aggregate message rate: ' "$wout" || fail "the WebSocket listener printed no message rate"
+    grep -q '^Message latency at percentiles: ' "$wout" ||
+        fail "the WebSocket listener printed no message latency"
 }
 
 [[ -x "$BIN/netgrind" ]] || fail "$BIN/netgrind is not built: run 'make' (or 'make demo') first"

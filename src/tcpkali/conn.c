@@ -4,7 +4,9 @@
  *
  *   CONNECTING --EPOLLOUT, SO_ERROR == 0--> [HANDSHAKE] --> ACTIVE
  *
- * (HANDSHAKE only for transports that have one: WebSocket, TLS.) An ACTIVE connection
+ * (HANDSHAKE only for transports that have one: WebSocket, TLS; accepted connections start
+ * there. An outgoing connection is counted as established, conns_out, only once ACTIVE;
+ * --connect-timeout covers CONNECTING and HANDSHAKE together.) An ACTIVE connection
  * reads whenever the socket is readable (unless a downstream cap or an echo backlog holds
  * it back) and writes its send stream: the once part, then the message forever, either as
  * fast as the socket takes it, or -r messages per second from a fixed intended-send
@@ -89,11 +91,26 @@ static void io_account(struct tk_worker *w, const struct tk_io *io)
     w->f.c.bytes_rcvd += io->wire_in;
     w->f.c.writes += io->writes;
     w->f.c.reads += io->reads;
+    w->f.c.ws_frames_rcvd += io->frames_in;
+}
+
+static void *conn_ts(const struct tk_conn *c)
+{
+    return c->x ? c->x->ts : NULL;
+}
+
+/* Bytes of the transport's own output (pong, close reply, echoed frame, TLS record) that
+ * the socket has not taken yet. */
+static size_t tr_pending(const struct tk_conn *c)
+{
+    const struct tk_transport *tr = c->w->e->tr;
+    return tr->pending ? tr->pending(tr, conn_ts(c)) : 0;
 }
 
 static bool reading_on(const struct tk_conn *c)
 {
-    return !(c->flags & (TK_CF_READ_OFF | TK_CF_NEVER_READ | TK_CF_ECHO_HOLD));
+    return !(c->flags & (TK_CF_READ_OFF | TK_CF_NEVER_READ | TK_CF_ECHO_HOLD)) &&
+           tr_pending(c) <= TK_TR_PENDING_HOLD;
 }
 
 static void conn_update_events(struct tk_conn *c)
@@ -102,7 +119,7 @@ static void conn_update_events(struct tk_conn *c)
     if (c->state == TK_CS_ACTIVE) {
         if (reading_on(c))
             ev |= EPOLLIN;
-        if (c->flags & TK_CF_WANT_WRITE)
+        if ((c->flags & TK_CF_WANT_WRITE) || tr_pending(c) > 0)
             ev |= EPOLLOUT;
     }
     loop_mod_fd(c->w->loop, &c->lfd, ev);
@@ -216,6 +233,7 @@ static void ext_free(struct tk_conn *c)
     loop_timer_cancel(c->w->loop, &x->send_timer);
     loop_timer_cancel(c->w->loop, &x->read_timer);
     free(x->fifo.v);
+    free(x->mstart);
     tk_buf_free(&x->echo);
     tk_buf_free(&x->obuf);
     if (x->ts) {
@@ -296,6 +314,8 @@ static void conn_close(struct tk_conn *c, enum tk_close_why why, int err)
     struct tk_worker *w = c->w;
     struct tk_counters *k = &w->f.c;
     bool outgoing = c->flags & TK_CF_OUTGOING;
+    /* Counted as open (conns_out, conns_in) only once past any handshake. */
+    bool established = c->state == TK_CS_ACTIVE;
 
     if (c->state == TK_CS_CONNECTING) {
         connect_failed(c, err ? err : ECONNABORTED, false);
@@ -307,6 +327,7 @@ static void conn_close(struct tk_conn *c, enum tk_close_why why, int err)
     case TK_CLOSE_LIFETIME: k->conns_lifetime_ended++; break;
     case TK_CLOSE_STOP: break;
     case TK_CLOSE_FATAL: k->conns_reset++; break;
+    case TK_CLOSE_HANDSHAKE: break; /* hs_failures, by cause */
     }
     if (why == TK_CLOSE_ERROR && conn_cfg(c)->verbose >= 1) {
         char addr[SOCK_ADDR_STRLEN + 8];
@@ -314,9 +335,12 @@ static void conn_close(struct tk_conn *c, enum tk_close_why why, int err)
                                strerror(err));
     }
     if (outgoing) {
-        k->conns_out--;
+        if (established)
+            k->conns_out--;
+        else
+            k->conns_connecting--;
         w->out_open--;
-    } else {
+    } else if (established) {
         k->conns_in--;
     }
     conn_free(c);
@@ -453,21 +477,62 @@ static uint64_t cap_allowed(struct pace_bucket *b, uint64_t len, uint64_t now, u
     return 0;
 }
 
-/* Sends up to len bytes from p under the upstream cap. *sent receives the count.
- * TK_SR_OK (all sent), TK_SR_FULL, TK_SR_CAPPED (part or none sent, timer armed) or
- * TK_SR_CLOSED. */
+/* Where a slice offered to the transport may end: at head, head + unit, head + 2 * unit,
+ * ... (unit 0: at head only; head is at most the slice's length). The engine offers every
+ * tr->send() a slice that ends on a message boundary (transport.h); these say where the
+ * other boundaries inside it are, for the one thing that cuts a slice short, the upstream
+ * cap. */
+struct tk_bounds {
+    size_t head, unit;
+};
+
+static const struct tk_bounds tk_bounds_any = {1, 1}; /* echoed bytes: no framing */
+
+static struct tk_bounds bounds_whole(size_t len)
+{
+    return (struct tk_bounds){len, 0};
+}
+
+/* The upstream cap for a framing transport: the longest prefix of len bytes that ends on a
+ * boundary and that the bucket allows, taken from it now (*taken). A first message larger
+ * than the allowance waits for the bucket and then goes whole (pace_bucket_take lets a
+ * full bucket go into debt), so a frame is never cut. 0 with *wait_ns when nothing may go. */
+static uint64_t cap_take_whole(struct pace_bucket *b, size_t len, struct tk_bounds bd,
+                               uint64_t now, uint64_t *wait_ns)
+{
+    uint64_t avail = pace_bucket_available(b, now);
+    uint64_t head = bd.head && bd.head < len ? bd.head : len;
+    uint64_t want = head;
+    if (avail > head && bd.unit) {
+        uint64_t room = (avail < len ? avail : len) - head;
+        want += room / bd.unit * bd.unit;
+    }
+    uint64_t wait = pace_bucket_take(b, want, now);
+    if (wait) {
+        *wait_ns = wait;
+        return 0;
+    }
+    return want;
+}
+
+/* Sends up to len bytes from p under the upstream cap (cut only at bd's boundaries with a
+ * framing transport). *sent receives the count. TK_SR_OK (all sent), TK_SR_FULL,
+ * TK_SR_CAPPED (part or none sent, timer armed) or TK_SR_CLOSED. */
 static int conn_send_bytes(struct tk_conn *c, const uint8_t *p, size_t len, uint64_t now,
-                           size_t *sent)
+                           size_t *sent, struct tk_bounds bd)
 {
     struct tk_worker *w = c->w;
     const struct tk_engine *e = w->e;
     struct tk_conn_ext *x = c->x;
     bool capped = false;
+    uint64_t taken = 0; /* allowance taken before the send (framing transports) */
 
     *sent = 0;
     if (x && x->up_on) {
         uint64_t wait = 0;
-        uint64_t allowed = cap_allowed(&x->up, len, now, &wait);
+        uint64_t allowed = e->framed && bd.unit != 1
+                               ? (taken = cap_take_whole(&x->up, len, bd, now, &wait))
+                               : cap_allowed(&x->up, len, now, &wait);
         if (allowed == 0) {
             arm_send_timer(c, now + wait);
             return TK_SR_CAPPED;
@@ -478,13 +543,15 @@ static int conn_send_bytes(struct tk_conn *c, const uint8_t *p, size_t len, uint
     struct tk_io io = {0};
     ssize_t n = e->tr->send(e->tr, x ? x->ts : NULL, c->lfd.fd, p, len, &io);
     io_account(w, &io);
+    if (taken)
+        pace_bucket_refund(&x->up, n > 0 ? taken - (uint64_t)n : taken);
     if (n == -EAGAIN)
         return TK_SR_FULL;
     if (n < 0) {
         conn_close(c, TK_CLOSE_ERROR, (int)-n);
         return TK_SR_CLOSED;
     }
-    if (x && x->up_on)
+    if (x && x->up_on && !taken)
         pace_bucket_take(&x->up, (uint64_t)n, now);
     if (c->flags & TK_CF_DUMP_OUT)
         conn_dump(c, "Snd", p, (size_t)n);
@@ -517,7 +584,7 @@ static int send_once(struct tk_conn *c, const struct tk_msgsrc *src, uint64_t no
         }
         if (len == 0)
             return TK_SR_DONE;
-        int rc = conn_send_bytes(c, p, len, now, &n);
+        int rc = conn_send_bytes(c, p, len, now, &n, bounds_whole(len));
         if (rc == TK_SR_CLOSED)
             return rc;
         if (src->constant)
@@ -545,8 +612,9 @@ static int send_msgs_constant(struct tk_conn *c, const struct tk_msgsrc *src, ui
         size_t len = tk_rep_slice(off, L, R, allow, combine);
         if (len == 0)
             return TK_SR_DONE;
-        size_t n;
-        int rc = conn_send_bytes(c, src->rep + off, len, now, &n);
+        size_t n, into = off % L;
+        struct tk_bounds bd = {into ? L - into : L, L};
+        int rc = conn_send_bytes(c, src->rep + off, len, now, &n, bd);
         if (rc == TK_SR_CLOSED)
             return rc;
         if (n) {
@@ -566,17 +634,45 @@ static int send_msgs_constant(struct tk_conn *c, const struct tk_msgsrc *src, ui
     }
 }
 
-/* Non-constant messages (expressions, next issue): evaluated into the connection's buffer
- * when it has been fully written, one message at a time, or with write combining as many
- * as are allowed up to TK_REP_MIN bytes. The buffer only ever holds messages that are
- * allowed now (due, with -r), so message boundaries are kept whatever their lengths
- * (bug 30), and a message counts as started when its batch is built, right before the
- * batch's first write. Markers are stamped right before each write. */
+/* Remembers that a message starts at off in the connection's buffer. 0 or -ENOMEM. */
+static int mstart_push(struct tk_conn_ext *x, size_t off)
+{
+    if (x->mstart_n == x->mstart_cap) {
+        size_t cap = x->mstart_cap ? x->mstart_cap * 2 : 64;
+        uint32_t *v = realloc(x->mstart, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        x->mstart = v;
+        x->mstart_cap = cap;
+    }
+    x->mstart[x->mstart_n++] = (uint32_t)off;
+    return 0;
+}
+
+/* How many messages of the buffer start before `end` and were not counted yet. */
+static uint64_t mstart_count(struct tk_conn_ext *x, size_t end)
+{
+    uint64_t k = 0;
+    while (x->mstart_i < x->mstart_n && x->mstart[x->mstart_i] < end) {
+        x->mstart_i++;
+        k++;
+    }
+    return k;
+}
+
+/* Non-constant messages (expressions): evaluated into the connection's buffer when it has
+ * been fully written, one message at a time, or with write combining as many as are
+ * allowed up to TK_REP_MIN bytes. The buffer only ever holds messages that are allowed now
+ * (due, with -r), so message boundaries are kept whatever their lengths (bug 30), and every
+ * send offers the rest of the buffer, which ends where its last message ends. A message
+ * counts as sent when its first byte is written (bug 40). Markers are stamped right before
+ * each write. Under the upstream cap with a framing transport each batch is one message,
+ * so the cap never has to hold back a whole batch. */
 static int send_msgs_dynamic(struct tk_conn *c, const struct tk_msgsrc *src, uint64_t allow,
                              uint64_t now)
 {
     struct tk_conn_ext *x = c->x;
-    const bool combine = conn_cfg(c)->write_combine;
+    const bool combine = conn_cfg(c)->write_combine && !(c->w->e->framed && x->up_on);
     size_t total = 0;
     unsigned sends = 0;
 
@@ -584,16 +680,19 @@ static int send_msgs_dynamic(struct tk_conn *c, const struct tk_msgsrc *src, uin
         if (x->obuf_off == x->obuf.len) {
             x->obuf.len = 0;
             x->obuf_off = 0;
+            x->mstart_n = x->mstart_i = 0;
             uint64_t k = 0;
             while (k < allow && x->obuf.len < TK_REP_MIN && (combine || k == 0)) {
-                size_t mlen = 0;
-                if (src->ops->next(src, x->ms, &x->obuf, &mlen) < 0 || mlen == 0)
+                size_t mlen = 0, at = x->obuf.len;
+                if (mstart_push(x, at) < 0 || src->ops->next(src, x->ms, &x->obuf, &mlen) < 0 ||
+                    mlen == 0) {
+                    x->obuf.len = at;
+                    x->mstart_n = (size_t)k;
                     break;
+                }
                 k++;
             }
             if (k == 0)
-                return TK_SR_DONE;
-            if (!conn_msgs_started(c, k, now))
                 return TK_SR_DONE;
             allow -= k < allow ? k : allow;
         }
@@ -601,11 +700,14 @@ static int send_msgs_dynamic(struct tk_conn *c, const struct tk_msgsrc *src, uin
         size_t len = x->obuf.len - x->obuf_off, n;
         if (src->ops->stamp)
             src->ops->stamp(src, x->ms, &x->obuf, x->obuf_off, len);
-        int rc = conn_send_bytes(c, p, len, now, &n);
+        int rc = conn_send_bytes(c, p, len, now, &n, bounds_whole(len));
         if (rc == TK_SR_CLOSED)
             return rc;
         x->obuf_off += n;
         total += n;
+        uint64_t starts = n ? mstart_count(x, x->obuf_off) : 0;
+        if (starts && !conn_msgs_started(c, starts, now))
+            return TK_SR_DONE;
         if (rc != TK_SR_OK)
             return rc;
         if (++sends >= TK_SENDS_PER_EVENT || total >= TK_SEND_BUDGET)
@@ -641,7 +743,8 @@ static bool echo_flush(struct tk_conn *c, uint64_t now)
 {
     struct tk_conn_ext *x = c->x;
     size_t n;
-    int rc = conn_send_bytes(c, x->echo.data + x->echo_off, x->echo.len - x->echo_off, now, &n);
+    int rc = conn_send_bytes(c, x->echo.data + x->echo_off, x->echo.len - x->echo_off, now, &n,
+                             tk_bounds_any);
     if (rc == TK_SR_CLOSED)
         return false;
     x->echo_off += n;
@@ -678,6 +781,28 @@ static bool lifetime_zero_over(const struct tk_conn *c, const struct tk_msgsrc *
     return (c->flags & TK_CF_SENT_MSG) && at_message_boundary(c, src);
 }
 
+/* Writes the transport's pending output. false when the connection was closed; *blocked
+ * when the socket did not take all of it (EPOLLOUT stays on while any is pending). */
+static bool tr_flush(struct tk_conn *c, bool *blocked)
+{
+    const struct tk_transport *tr = c->w->e->tr;
+    *blocked = false;
+    if (!tr->flush || tr_pending(c) == 0)
+        return true;
+    struct tk_io io = {0};
+    int rc = tr->flush(tr, conn_ts(c), c->lfd.fd, &io);
+    io_account(c->w, &io);
+    if (rc == -EAGAIN) {
+        *blocked = true;
+        return true;
+    }
+    if (rc < 0) {
+        conn_close(c, TK_CLOSE_ERROR, -rc);
+        return false;
+    }
+    return true;
+}
+
 /* Writes what the connection may send now and sets up the next wake-up (EPOLLOUT or the
  * send timer). Returns false when the connection was closed. */
 static bool conn_write(struct tk_conn *c)
@@ -687,9 +812,17 @@ static bool conn_write(struct tk_conn *c)
     struct tk_conn_ext *x = c->x;
     uint64_t now = clock_mono_ns();
     int rc = TK_SR_DONE;
+    bool blocked = false;
 
     if (c->state != TK_CS_ACTIVE)
         return true;
+    /* The transport's own output goes first: it goes between whole frames of ours. */
+    if (!tr_flush(c, &blocked))
+        return false;
+    if (blocked) {
+        conn_update_events(c);
+        return true;
+    }
     if (x && x->echo.len > x->echo_off)
         return echo_flush(c, now);
     if (!(c->flags & TK_CF_SENDS)) {
@@ -731,7 +864,7 @@ static bool echo_send(struct tk_conn *c, const uint8_t *buf, size_t n, uint64_t 
     int rc = TK_SR_FULL;
     /* Bytes still held back go first: echo keeps the stream's order. */
     if (!(c->x && c->x->echo.len > c->x->echo_off))
-        rc = conn_send_bytes(c, buf, n, now, &sent);
+        rc = conn_send_bytes(c, buf, n, now, &sent, tk_bounds_any);
     if (rc == TK_SR_CLOSED)
         return false;
     if (sent < n) {
@@ -864,7 +997,10 @@ static bool conn_read(struct tk_conn *c)
             return false;
         }
         if (n == 0) {
-            conn_close(c, TK_CLOSE_EOF, 0);
+            /* A WebSocket close: its reply may be queued; one try to deliver it. */
+            bool blocked;
+            if (tr_flush(c, &blocked))
+                conn_close(c, TK_CLOSE_EOF, 0);
             return false;
         }
         if (x && x->down_on)
@@ -939,7 +1075,8 @@ static bool conn_begin(struct tk_conn *c)
     bool sends = src && (src->first_len > 0 || src->has_messages || !src->constant);
 
     c->state = TK_CS_ACTIVE;
-    if (!(c->flags & TK_CF_OUTGOING) && cfg->listen_mode == TK_LISTEN_ECHO)
+    /* A transport that echoes frames itself (WebSocket) gets no echo of its payload on top. */
+    if (!(c->flags & TK_CF_OUTGOING) && cfg->listen_mode == TK_LISTEN_ECHO && !e->tr->echoes)
         c->flags |= TK_CF_ECHO;
     if (sends)
         c->flags |= TK_CF_SENDS;
@@ -964,44 +1101,6 @@ static bool conn_begin(struct tk_conn *c)
     return true;
 }
 
-static void conn_handshake(struct tk_conn *c)
-{
-    const struct tk_engine *e = c->w->e;
-    struct tk_io io = {0};
-    int rc = e->tr->handshake(e->tr, c->x ? c->x->ts : NULL, c->lfd.fd, &io);
-    io_account(c->w, &io);
-    if (rc < 0) {
-        conn_close(c, TK_CLOSE_FATAL, -rc);
-        return;
-    }
-    if (rc == TK_HS_DONE) {
-        conn_begin(c);
-        return;
-    }
-    loop_mod_fd(c->w->loop, &c->lfd, rc == TK_HS_WANT_WRITE ? EPOLLOUT : EPOLLIN);
-}
-
-/* Transport state and the handshake, or straight to ACTIVE. */
-static void conn_established(struct tk_conn *c, const struct tk_dest *dest)
-{
-    const struct tk_engine *e = c->w->e;
-
-    if (e->tr->conn_state_size) {
-        struct tk_conn_ext *x = conn_ext(c);
-        if (!x || !(x->ts = calloc(1, e->tr->conn_state_size)) ||
-            (e->tr->conn_init && e->tr->conn_init(e->tr, x->ts, c->flags & TK_CF_OUTGOING, dest) < 0)) {
-            conn_close(c, TK_CLOSE_FATAL, ENOMEM);
-            return;
-        }
-    }
-    if (e->tr->handshake) {
-        c->state = TK_CS_HANDSHAKE;
-        conn_handshake(c);
-        return;
-    }
-    conn_begin(c);
-}
-
 static void conn_pick_dump(struct tk_conn *c)
 {
     struct tk_worker *w = c->w;
@@ -1024,16 +1123,106 @@ static void conn_pick_dump(struct tk_conn *c)
         c->flags |= TK_CF_DUMP_OUT;
 }
 
+/* Past connect() and any handshake: the connection is established. An outgoing one now
+ * counts in conns_out (ramp-up), leaves the connect-timeout FIFO and starts its lifetime;
+ * an accepted one counts in conns_in. Then sending and receiving begin. */
+static void conn_ready(struct tk_conn *c)
+{
+    struct tk_worker *w = c->w;
+    struct tk_counters *k = &w->f.c;
+
+    if (c->flags & TK_CF_OUTGOING) {
+        fifo_remove(w, c);
+        k->conns_connecting--;
+        k->conns_out++;
+        k->conns_connected++;
+        if (w->lifetime.dur_ns)
+            fifo_push(&w->lifetime, c, clock_mono_ns());
+    } else {
+        k->conns_in++;
+    }
+    c->state = TK_CS_ACTIVE; /* a close from here on counts as an established one */
+    conn_begin(c);
+}
+
+/* The transport refused the handshake: counted by cause, reported (-v), closed. */
+static void conn_handshake_failed(struct tk_conn *c)
+{
+    struct tk_worker *w = c->w;
+    const struct tk_transport *tr = w->e->tr;
+    char text[256] = "";
+    enum tk_hs_fail f = TK_HSF_COUNT;
+
+    if (tr->fail_cause)
+        f = tr->fail_cause(tr, conn_ts(c), text, sizeof(text));
+    if ((unsigned)f < TK_HSF_COUNT)
+        w->f.c.hs_failures[f]++;
+    if (w->e->cfg->verbose >= 1) {
+        char addr[SOCK_ADDR_STRLEN + 8];
+        tk_engine_conn_message(w->e, "Closing %s: %s", conn_peer_text(c, addr, sizeof(addr)),
+                               text[0] ? text : tk_hs_fail_name(f));
+    }
+    conn_close(c, TK_CLOSE_HANDSHAKE, 0);
+}
+
+/* One step of the transport's handshake; events: what the socket reported (0: none). */
+static void conn_handshake(struct tk_conn *c, uint32_t events)
+{
+    const struct tk_engine *e = c->w->e;
+    struct tk_io io = {0};
+    int rc = e->tr->handshake(e->tr, conn_ts(c), c->lfd.fd, &io);
+    io_account(c->w, &io);
+    if (rc == TK_HS_FAILED) {
+        conn_handshake_failed(c);
+        return;
+    }
+    if (rc < 0) {
+        conn_close(c, TK_CLOSE_ERROR, -rc);
+        return;
+    }
+    if (rc == TK_HS_DONE) {
+        conn_ready(c);
+        return;
+    }
+    if (events & (EPOLLERR | EPOLLHUP)) {
+        /* The socket is dead, yet the transport still waits: it never will get more. */
+        int err = sock_connect_result(c->lfd.fd);
+        conn_close(c, err ? TK_CLOSE_ERROR : TK_CLOSE_EOF, -err);
+        return;
+    }
+    loop_mod_fd(c->w->loop, &c->lfd, rc == TK_HS_WANT_WRITE ? EPOLLOUT : EPOLLIN);
+}
+
+/* Connected (outgoing) or accepted: the transport's state, then its handshake, or straight
+ * to established. */
+static void conn_transport_start(struct tk_conn *c, const struct tk_dest *dest)
+{
+    const struct tk_engine *e = c->w->e;
+
+    c->state = TK_CS_HANDSHAKE; /* not established yet: conn_ready counts it */
+    if (e->tr->conn_state_size) {
+        struct tk_conn_ext *x = conn_ext(c);
+        if (!x || !(x->ts = calloc(1, e->tr->conn_state_size)) ||
+            (e->tr->conn_init &&
+             e->tr->conn_init(e->tr, x->ts, c->flags & TK_CF_OUTGOING, dest) < 0)) {
+            conn_close(c, TK_CLOSE_FATAL, ENOMEM); /* conn_free copes with a failed init */
+            return;
+        }
+    }
+    if (e->tr->handshake) {
+        conn_handshake(c, 0);
+        return;
+    }
+    conn_ready(c);
+}
+
+/* connect() succeeded (SO_ERROR 0). Connect latency ends here; the connect timeout goes on
+ * through the handshake, and the connection counts as established only after it. */
 static void conn_connected(struct tk_conn *c, uint64_t now)
 {
     struct tk_worker *w = c->w;
     const struct tk_config *cfg = w->e->cfg;
-    struct tk_counters *k = &w->f.c;
 
-    fifo_remove(w, c);
-    k->conns_connecting--;
-    k->conns_out++;
-    k->conns_connected++;
     w->dest_ok[c->dest]++;
     hist_record(&w->f.lat_connect, now - c->start_ns);
     if (cfg->verbose >= 2) {
@@ -1045,10 +1234,7 @@ static void conn_connected(struct tk_conn *c, uint64_t now)
                     tk_addr_format(&cfg->dests[c->dest].addr, ra, sizeof(ra)), c->lfd.fd);
     }
     conn_pick_dump(c);
-    if (w->lifetime.dur_ns)
-        fifo_push(&w->lifetime, c, now);
-    c->state = TK_CS_ACTIVE; /* so a close from here on counts as an established one */
-    conn_established(c, &cfg->dests[c->dest]);
+    conn_transport_start(c, &cfg->dests[c->dest]);
 }
 
 static void conn_on_events(struct loop *loop, struct loop_fd *h, uint32_t events)
@@ -1065,12 +1251,7 @@ static void conn_on_events(struct loop *loop, struct loop_fd *h, uint32_t events
         return;
     }
     if (c->state == TK_CS_HANDSHAKE) {
-        if (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLIN)) {
-            int rc = sock_connect_result(c->lfd.fd);
-            conn_close(c, rc ? TK_CLOSE_ERROR : TK_CLOSE_EOF, -rc);
-            return;
-        }
-        conn_handshake(c);
+        conn_handshake(c, events);
         return;
     }
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
@@ -1084,8 +1265,12 @@ static void conn_on_events(struct loop *loop, struct loop_fd *h, uint32_t events
             return;
         }
     }
-    if (events & EPOLLOUT)
+    if (events & EPOLLOUT) {
         conn_write(c);
+        return;
+    }
+    /* What was read may have queued transport output (a pong) or reached the hold. */
+    conn_update_events(c);
 }
 
 /* ---- opening -------------------------------------------------------------------------- */
@@ -1283,14 +1468,14 @@ void tk_conn_accepted(struct tk_worker *w, int fd, const struct sock_addr *peer)
         return;
     }
     c->w = w;
-    c->state = TK_CS_ACTIVE;
+    c->state = TK_CS_HANDSHAKE;
     c->start_ns = clock_mono_ns();
     list_add(w, c);
-    k->conns_in++;
     conn_pick_dump(c);
     if (w->lifetime.dur_ns)
         fifo_push(&w->lifetime, c, c->start_ns);
-    conn_established(c, NULL);
+    /* With --ws the upgrade is answered in every listen mode, silent included. */
+    conn_transport_start(c, NULL);
 }
 
 /* ---- live rate changes ---------------------------------------------------------------- */

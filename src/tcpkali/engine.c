@@ -121,6 +121,9 @@ static void counters_add(struct tk_counters *a, const struct tk_counters *b)
     a->msgs_rcvd += b->msgs_rcvd;
     a->transactions += b->transactions;
     a->conns_connected += b->conns_connected;
+    for (int i = 0; i < TK_HSF_COUNT; i++)
+        a->hs_failures[i] += b->hs_failures[i];
+    a->ws_frames_rcvd += b->ws_frames_rcvd;
 }
 
 void tk_counters_diff(const struct tk_counters *a, const struct tk_counters *b,
@@ -146,6 +149,9 @@ void tk_counters_diff(const struct tk_counters *a, const struct tk_counters *b,
     TK_D(msgs_rcvd);
     TK_D(transactions);
     TK_D(conns_connected);
+    TK_D(ws_frames_rcvd);
+    for (int i = 0; i < TK_HSF_COUNT; i++)
+        TK_D(hs_failures[i]);
 #undef TK_D
     out->conns_in = b->conns_in;
     out->conns_out = b->conns_out;
@@ -300,6 +306,36 @@ static int compile_markers(struct tk_engine *e, const struct tk_config *cfg, cha
     return 0;
 }
 
+static bool src_has_markers(const struct tk_msgsrc *s)
+{
+    return s && s->has_markers;
+}
+
+/* Message-marker mode is also on when the messages carry markers (tcpkali 1.2 does the
+ * same): every connection then parses the tokens it receives. With --latency-marker as well
+ * the two would feed one histogram, so that is refused as the explicit combination is. */
+static int implicit_message_marker(struct tk_engine *e, char *err, size_t errlen)
+{
+    if (e->have_mm || !(src_has_markers(e->src_out) || src_has_markers(e->src_in)))
+        return 0;
+    if (e->have_lat) {
+        snprintf(err, errlen, "--latency-marker: \\{message.marker} in the messages turns on "
+                              "--message-marker, use one or the other");
+        return -EINVAL;
+    }
+    if (tk_marker_init(&e->mm_prefix, TK_MSGMARK_PREFIX, strlen(TK_MSGMARK_PREFIX)) < 0) {
+        snprintf(err, errlen, "Out of memory");
+        return -ENOMEM;
+    }
+    e->have_mm = true;
+    return 0;
+}
+
+bool tk_engine_message_marker(const struct tk_engine *e)
+{
+    return e && e->have_mm;
+}
+
 /* -r for w's connections (0: none), and the pacing lead that goes with it. The loop's spin
  * threshold is set from the lead by the worker itself (worker_init, rate_fn). A pure
  * listener (--listen-mode=active with -r) does not know how many connections will come, so
@@ -400,6 +436,8 @@ struct tk_engine *tk_engine_new(const struct tk_config *cfg, struct loop *contro
         goto nomem;
     e->nloop = cfg->nsource_ips ? 1 : tk_plan_loop_sources(cfg->connections, port_range());
 
+    e->framed = tk_transport_framing(e->tr, true) != TK_FRAMING_NONE ||
+                tk_transport_framing(e->tr, false) != TK_FRAMING_NONE;
     e->src_out = tk_msgsrc_new(cfg, tk_transport_framing(e->tr, true), exit_code, err,
                                errlen);
     if (!e->src_out)
@@ -409,6 +447,10 @@ struct tk_engine *tk_engine_new(const struct tk_config *cfg, struct loop *contro
                                   errlen);
         if (!e->src_in)
             goto fail;
+    }
+    if (implicit_message_marker(e, err, errlen) < 0) {
+        *exit_code = 64;
+        goto fail;
     }
 
     if (workers_new(e) < 0)
@@ -824,7 +866,7 @@ static void print_worker_exit(const struct tk_worker *w)
         print_latency(cfg, "Connect latency", &w->f.lat_connect);
     if (cfg->latency_first_byte)
         print_latency(cfg, "First byte latency", &w->f.lat_first_byte);
-    if (cfg->latency_marker || cfg->message_marker)
+    if (cfg->latency_marker || w->e->have_mm)
         print_latency(cfg, "Marker latency", &w->f.lat_message);
     if (w->last_rx_len) {
         struct tk_buf b = {0};

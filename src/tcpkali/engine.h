@@ -54,7 +54,35 @@
  * - Listening on port 0: every address (each family) and every worker shares the port the
  *   kernel picked for the first address.
  * - tk_engine_stop keeps each worker's figures as they are when it stops sending, so a
- *   snapshot after the stop holds every byte written (the peer's count). */
+ *   snapshot after the stop holds every byte written (the peer's count).
+ * Added by E (issue 5: transports with a handshake, message markers):
+ * - An outgoing connection whose transport has a handshake (WebSocket upgrade, TLS) stays
+ *   "connecting" (conns_connecting) until the handshake is done; only then is it counted
+ *   in conns_out and conns_connected (ramp-up), and its --channel-lifetime starts.
+ *   --connect-timeout covers connect() and the handshake together. Connect latency is
+ *   still connect() to connected; first-byte latency is connect() to the first
+ *   APPLICATION byte (a handshake response is not one). Accepted connections count in
+ *   conns_in once their handshake is done; they have no handshake timeout.
+ * - A handshake that fails (TK_HS_FAILED) is counted in hs_failures by cause and closed;
+ *   -v prints "Closing [ip]:port: <cause text>" (limited as the other per-connection
+ *   lines). A socket error during a handshake counts as conns_reset, a timeout as
+ *   connect_timeouts.
+ * - Transport-owned output (pong, close reply, echoed frames, a partial TLS record): the
+ *   connection waits for EPOLLOUT while the transport has any pending, flushes it before
+ *   it sends anything more, and stops reading while more than TK_TR_PENDING_HOLD is
+ *   pending. A transport that echoes itself (tr->echoes) gets no engine echo on top.
+ * - Message boundaries (transport.h's promise): every tr->send() call is offered bytes
+ *   that end where a message ends: the once part ends whole, a constant source's slice is
+ *   the rest of a message plus whole messages (tk_rep_slice), a non-constant source's
+ *   buffer holds whole messages. The upstream cap cuts a slice short: with a framing
+ *   transport (WebSocket) it cuts only at message boundaries and a message larger than
+ *   the allowance waits for a full bucket and goes whole (the bucket's debt keeps the
+ *   average exact); plain TCP and TLS are cut anywhere. Echoed bytes are never framed.
+ * - msgs_sent counts messages whose first byte was written, for every kind of source (bug
+ *   40); non-constant sources keep the start offsets of the messages in their buffer.
+ * - Message-marker mode (tk_engine_message_marker) is on with --message-marker or any
+ *   \{message.marker} in the messages; --latency-marker together with a marker in the
+ *   messages is refused ("use one or the other", 64), as the explicit combination is. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -63,6 +91,7 @@
 #include "core/hist.h"
 #include "core/loop.h"
 #include "tcpkali/config.h"
+#include "tcpkali/transport.h"
 
 /* Counters, cumulative since tk_engine_start(), summed over workers. */
 struct tk_counters {
@@ -91,6 +120,10 @@ struct tk_counters {
      * -c connections was established once" (conns_connected >= -c) is the ramp-up test
      * that can finish; otherwise conns_out >= -c. */
     uint64_t conns_connected;
+    /* Added by E (issue 5): transport handshakes (WebSocket upgrade, TLS) that failed, by
+     * cause (transport.h), on either side; and WebSocket frames received (every opcode). */
+    uint64_t hs_failures[TK_HSF_COUNT];
+    uint64_t ws_frames_rcvd;
 };
 
 struct tk_snapshot {
@@ -140,6 +173,11 @@ void tk_counters_diff(const struct tk_counters *a, const struct tk_counters *b,
  * order of cfg->listen_addrs, with the real port when the configuration asked for port 0
  * (every worker shares that port). *n receives the count; NULL before a successful start. */
 const struct sock_addr *tk_engine_listen_addrs(const struct tk_engine *e, size_t *n);
+
+/* Added by E: whether message-marker mode is on: --message-marker, or implicitly any
+ * \{message.marker} in the messages (as tcpkali 1.2 does). Then every connection, active or
+ * passive, parses marker tokens in what it receives (msgs_rcvd, message latency). */
+bool tk_engine_message_marker(const struct tk_engine *e);
 
 /* Changes -r on every connection, live (the @Latency search). */
 void tk_engine_set_message_rate(struct tk_engine *e, double per_second);

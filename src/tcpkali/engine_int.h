@@ -50,7 +50,8 @@ enum tk_close_why {
     TK_CLOSE_ERROR,    /* a socket error after connecting (reset, ...) */
     TK_CLOSE_LIFETIME, /* --channel-lifetime */
     TK_CLOSE_STOP,     /* the engine stops */
-    TK_CLOSE_FATAL,    /* a protocol condition (handshake failure, ...) */
+    TK_CLOSE_FATAL,    /* a protocol condition (out of memory, ...) */
+    TK_CLOSE_HANDSHAKE, /* the transport's handshake failed (counted by cause already) */
 };
 
 /* Connection flags. */
@@ -93,6 +94,10 @@ struct tk_conn_ext {
     void *ms;             /* message source state (non-constant sources) */
     struct tk_buf obuf;   /* non-constant sources: bytes being sent */
     size_t obuf_off;
+    /* Non-constant sources: where each message in obuf starts, so that a message counts as
+     * sent when its first byte is written (bug 40); mstart_i: the first not yet written. */
+    uint32_t *mstart;
+    size_t mstart_n, mstart_i, mstart_cap;
 };
 
 struct tk_conn {
@@ -174,6 +179,8 @@ struct tk_engine {
     struct tk_transport *tr;
     struct tk_msgsrc *src_out, *src_in;
     bool have_lat, have_stop, have_mm;
+    bool framed; /* the transport frames messages (WebSocket): sends end on message
+                  * boundaries even under the upstream cap */
     struct tk_marker lat_marker, stop_marker, mm_prefix;
     bool lifetime_zero; /* --channel-lifetime 0 */
     bool closed_loop;

@@ -109,6 +109,15 @@ void tk_json_config(struct json *j, const struct tk_opts *o)
     else
         json_null(j);
     json_kv_string(j, "listen_mode", listen_mode_name(c->listen_mode));
+    json_kv_bool(j, "websocket", c->websocket);
+    json_key(j, "headers");
+    json_array_begin(j);
+    for (size_t i = 0; i < c->nheaders; i++)
+        json_string(j, c->headers[i]);
+    json_array_end(j);
+    json_kv_bool(j, "ssl", c->ssl);
+    json_kv_string(j, "ssl_cert", c->ssl_cert);
+    json_kv_string(j, "ssl_key", c->ssl_key);
     json_key(j, "nagle");
     if (c->nagle < 0)
         json_null(j);
@@ -149,6 +158,25 @@ void tk_json_config(struct json *j, const struct tk_opts *o)
                        c->statsd_latency_window_ns != 0);
 }
 
+/* "transport": WebSocket frames received and failed handshakes by cause (every cause,
+ * zero or not, so the keys are always there). */
+static void transport_figures(struct json *j, const struct tk_counters *d)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < TK_HSF_COUNT; i++)
+        total += d->hs_failures[i];
+    json_key(j, "transport");
+    json_object_begin(j);
+    json_kv_u64(j, "ws_frames_rcvd", d->ws_frames_rcvd);
+    json_key(j, "handshake_failures");
+    json_object_begin(j);
+    json_kv_u64(j, "total", total);
+    for (int i = 0; i < TK_HSF_COUNT; i++)
+        json_kv_u64(j, tk_hs_fail_name((enum tk_hs_fail)i), d->hs_failures[i]);
+    json_object_end(j);
+    json_object_end(j);
+}
+
 static void counters(struct json *j, const struct tk_counters *d)
 {
     json_kv_u64(j, "bytes_sent", d->bytes_sent);
@@ -158,6 +186,7 @@ static void counters(struct json *j, const struct tk_counters *d)
     json_kv_u64(j, "msgs_sent", d->msgs_sent);
     json_kv_u64(j, "msgs_rcvd", d->msgs_rcvd);
     json_kv_u64(j, "transactions", d->transactions);
+    transport_figures(j, d);
 }
 
 static void connections(struct json *j, const struct tk_counters *d)

@@ -7,14 +7,15 @@
  *
  * Two kinds of source, one interface to the connection engine:
  *
- * - Constant (every literal argument today): every connection sends the same bytes, so the
- *   source holds them once for the whole process: the once part, one message, and the
- *   message replicated to at least TK_REP_MIN bytes of WHOLE messages (tcpkali's 64 KiB
- *   "sweet spot"). A connection then only keeps an offset into those shared buffers, and
- *   an unlimited sender writes up to the whole replicated buffer with one send().
+ * - Constant (every piece of every argument is TK_SCOPE_CONSTANT: text, files, global.re,
+ *   \{ws.*} frames): every connection sends the same bytes, so the source holds them once
+ *   for the whole process: the once part, one message, and the message replicated to at
+ *   least TK_REP_MIN bytes of WHOLE messages (tcpkali's 64 KiB "sweet spot"). A
+ *   connection then only keeps an offset into those shared buffers, and an unlimited
+ *   sender writes up to the whole replicated buffer with one send().
  *
- * - Per-connection or per-message (the expression language of the next issue:
- *   \{connection.uid}, \{re ...}, \{message.marker}): the source has `ops`; the engine
+ * - Per-connection or per-message (\{connection.uid}, \{connection.ptr},
+ *   \{connection.re ...}, \{re ...}, \{message.marker}): the source has `ops`; the engine
  *   gives each connection a state block of ops->conn_state_size bytes and asks the source
  *   to append the once part, and then one message at a time, into the connection's own
  *   buffer, and to stamp markers right before the bytes are written.
@@ -47,7 +48,8 @@ void tk_buf_free(struct tk_buf *b);
 
 /* How message arguments are framed for the transport. */
 enum tk_framing {
-    TK_FRAMING_NONE,      /* bytes go as they are (plain TCP, TLS) */
+    TK_FRAMING_NONE,      /* bytes go as they are (plain TCP, TLS); a \{ws.*} piece is
+                           * still its frame, unmasked (the side is not known here) */
     TK_FRAMING_WS_CLIENT, /* each argument (each part around a \{ws.*} or \{raw}) is one
                            * masked text frame; \{ws.*} frames are masked too; every frame
                            * gets its own random masking key */
@@ -79,6 +81,9 @@ struct tk_msgsrc_ops {
 struct tk_msgsrc {
     bool constant;
     bool has_messages; /* any -m/-f: a repeated message exists (msg_len >= 1 if constant) */
+    bool has_markers;  /* some argument has \{message.marker}: the engine should parse
+                        * message markers in what it receives (tcpkali's implicit
+                        * --message-marker); then ops->stamp is set */
     /* Constant sources: shared, read-only while the engine runs. */
     uint8_t *first;
     size_t first_len;
@@ -100,6 +105,13 @@ struct tk_msgsrc {
 struct tk_msgsrc *tk_msgsrc_new(const struct tk_config *cfg, enum tk_framing framing,
                                 int *exit_code, char *err, size_t errlen);
 void tk_msgsrc_free(struct tk_msgsrc *s);
+
+/* Seeds the per-connection generators of a non-constant source (\{re}, \{connection.re},
+ * masking keys): connection uid draws from a generator seeded from (seed, uid), so a fixed
+ * seed gives every connection a fixed sequence. Without this call the seed comes from the
+ * kernel's entropy. Call before any conn_init (not thread-safe); no effect on a constant
+ * source, whose buffers are built by tk_msgsrc_new. */
+void tk_msgsrc_set_seed(struct tk_msgsrc *s, uint64_t seed);
 
 /* ---- Sending from the replicated buffer ------------------------------------------------
  * A connection's position in a constant source's replicated buffer (R bytes of whole

@@ -121,6 +121,8 @@ void tk_opts_init(struct tk_opts *o, FILE *out, FILE *err)
     c->statsd_host = "localhost";
     c->statsd_port = 8125;
     c->statsd_namespace = "tcpkali";
+    c->ssl_cert = "cert.pem"; /* tcpkali 1.2's defaults */
+    c->ssl_key = "key.pem";
 }
 
 void tk_config_free(struct tk_config *cfg)
@@ -752,6 +754,9 @@ enum row_id {
     R_STATSD_WINDOW,
     R_JSON,
     R_JSON_STREAM,
+    R_SSL,
+    R_SSL_CERT,
+    R_SSL_KEY,
 };
 
 /* Options that take no argument. */
@@ -798,6 +803,9 @@ static int on_flag(struct tk_opts *o, int id)
         return 0;
     case R_WEBSOCKET:
         c->websocket = true;
+        return 0;
+    case R_SSL:
+        c->ssl = true;
         return 0;
     case R_LATENCY_CONNECT:
         c->latency_connect = true;
@@ -903,6 +911,14 @@ static int on_row(const struct opt_row *row, const char *arg, void *ctx)
         return 0;
     case R_STATSD_WINDOW:
         return on_statsd_window(o, arg);
+    case R_SSL_CERT:
+        c->ssl_cert = arg;
+        c->ssl_cert_given = true;
+        return 0;
+    case R_SSL_KEY:
+        c->ssl_key = arg;
+        c->ssl_key_given = true;
+        return 0;
     }
     return 0;
 }
@@ -940,6 +956,9 @@ static const struct opt_row rows[] = {
     ROW("write-combine", 0, "off", R_WRITE_COMBINE),
     ROW("websocket", 0, NULL, R_WEBSOCKET),
     ROW("ws", 0, NULL, R_WEBSOCKET),
+    ROW("ssl", 0, NULL, R_SSL),
+    ROW("ssl-cert", 0, "filename", R_SSL_CERT),
+    ROW("ssl-key", 0, "filename", R_SSL_KEY),
     ROW("connect-rate", 0, "Rate", R_CONNECT_RATE),
     ROW("connect-timeout", 0, "Time", R_CONNECT_TIMEOUT),
     ROW("channel-lifetime", 0, "Time", R_CHANNEL_LIFETIME),
@@ -1080,6 +1099,26 @@ static double ns_to_s(uint64_t ns)
     return (double)ns / 1e9;
 }
 
+/* --ssl with -l: the listener's certificate and key must be there (tcpkali 1.2's check and
+ * messages, right after the --header check). netgrind exits 66 (EX_NOINPUT), as it does for
+ * a certificate that cannot be read or loaded, where tcpkali 1.2 exits 64. Whether the
+ * files hold a usable certificate and key is the TLS transport's check, at the start. */
+static bool check_ssl_files(struct tk_opts *o)
+{
+    const struct tk_config *c = &o->cfg;
+    if (!c->ssl || !c->listen)
+        return true;
+    if (access(c->ssl_cert, F_OK) < 0) {
+        fail(o, TK_EXIT_NOINPUT, "%s: Can not access X.509 certificate file.", c->ssl_cert);
+        return false;
+    }
+    if (access(c->ssl_key, F_OK) < 0) {
+        fail(o, TK_EXIT_NOINPUT, "%s: Can not access SSL private key file", c->ssl_key);
+        return false;
+    }
+    return true;
+}
+
 bool tk_opts_check_early(struct tk_opts *o)
 {
     struct tk_config *c = &o->cfg;
@@ -1087,12 +1126,8 @@ bool tk_opts_check_early(struct tk_opts *o)
         fail(o, TK_EXIT_USAGE, "--header option ignored without --websocket");
         return false;
     }
-    if (c->websocket) {
-        fail(o, TK_EXIT_USAGE, "--websocket (--ws): WebSocket is not supported yet by this "
-                               "tcpkali (netgrind %s); it comes with the next release",
-             NETGRIND_VERSION);
+    if (!check_ssl_files(o))
         return false;
-    }
     if (c->rate_search && o->rate_search_unitless && c->rate_search_target_ns > NS_PER_SEC) {
         tk_opts_warn(o, "--message-rate @%s: target latency is greater than one second (%s s)",
                      o->rate_search_arg, o->rate_search_arg);
@@ -1319,7 +1354,8 @@ static bool check_messages(struct tk_opts *o)
              "--message may resolve to zero length, double-check regular expression");
         return false;
     }
-    if (c->rate_search && !c->latency_marker) {
+    /* --message-marker measures message latency too (tcpkali 1.2 accepts it here). */
+    if (c->rate_search && !c->latency_marker && !c->message_marker) {
         fail(o, TK_EXIT_USAGE,
              "--message-rate @<Latency> requires specifying --latency-marker as well.");
         return false;
@@ -1415,6 +1451,9 @@ void tk_opts_print_help(const struct tk_opts *o, FILE *out)
             "%s%*sNumber of parallel threads to use\n"
             "\n"
             "  --ws, --websocket            Use RFC6455 WebSocket transport\n"
+            "  --ssl                        Enable TLS\n"
+            "  --ssl-cert <filename>        X.509 certificate file (default: cert.pem)\n"
+            "  --ssl-key <filename>         Private key file (default: key.pem)\n"
             "  -H, --header <string>        Add HTTP header into WebSocket handshake\n"
             "  -c, --connections <N=1>      Connections to keep open to the destinations\n"
             "  --connect-rate <Rate=100>    Limit number of new connections per second\n"

@@ -11,7 +11,8 @@
  * The steps, in the order the program calls them:
  *   tk_opts_parse       argv -> o->cfg (pure but for reading -f files and test-binding
  *                       --source-ip addresses)
- *   tk_opts_check_early -H/--ws, the @Latency warning, workers, statsd window (pure)
+ *   tk_opts_check_early -H/--ws, --ssl files of a listener, the @Latency warning, workers,
+ *                       statsd window (pure but for access() on the --ssl files)
  *   tk_opts_check_limits open files (raises RLIMIT_NOFILE), --rcvbuf/--sndbuf caps (system)
  *   tk_opts_resolve     destinations ("Destination: [ip]:port"), then the port-range,
  *                       conntrack and TIME_WAIT checks, then the listen addresses
@@ -32,6 +33,7 @@
 #define TK_EXIT_STOP 2       /* --message-stop seen */
 #define TK_EXIT_USAGE 64     /* usage and validation errors; SIGINT (as the original) */
 #define TK_EXIT_DATA 65      /* -f / --first-message-file unreadable */
+#define TK_EXIT_NOINPUT 66   /* --ssl: the listener's certificate or key file is missing */
 #define TK_EXIT_NOHOST 68    /* DNS failure */
 #define TK_EXIT_UNAVAIL 69   /* listener bind failed; -r @Latency search failed */
 #define TK_EXIT_SOFTWARE 70  /* system limits will not support the load */

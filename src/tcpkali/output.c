@@ -137,7 +137,32 @@ void tk_print_summary(FILE *out, const struct tk_summary *s)
                       (unsigned long long)failures, (unsigned long long)s->connect_refused,
                       (unsigned long long)s->connect_timeouts,
                       (unsigned long long)s->connect_other);
+    tk_print_hs_failures(out, s->hs_failures);
     report_printf(out, "Test duration: %g s.\n", d);
+}
+
+/* One kind's line: the causes [from, to) of hs. */
+static void print_hs_kind(FILE *out, const char *title, const uint64_t *hs, int from, int to)
+{
+    char buf[512];
+    size_t used = 0;
+    uint64_t total = 0;
+    buf[0] = '\0';
+    for (int i = from; i < to; i++) {
+        if (!hs[i])
+            continue;
+        append(buf, sizeof buf, &used, "%s%s: %llu", total ? ", " : "",
+               tk_hs_fail_name((enum tk_hs_fail)i), (unsigned long long)hs[i]);
+        total += hs[i];
+    }
+    if (total)
+        report_printf(out, "%s: %llu (%s)\n", title, (unsigned long long)total, buf);
+}
+
+void tk_print_hs_failures(FILE *out, const uint64_t hs[TK_HSF_COUNT])
+{
+    print_hs_kind(out, "WebSocket upgrade failures", hs, TK_HSF_WS_STATUS, TK_HSF_TLS_PROTOCOL);
+    print_hs_kind(out, "TLS handshake failures", hs, TK_HSF_TLS_PROTOCOL, TK_HSF_COUNT);
 }
 
 /* ---- live status line ----------------------------------------------------------------- */

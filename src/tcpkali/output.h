@@ -13,6 +13,7 @@
 #include "core/hist.h"
 #include "core/sock.h"
 #include "tcpkali/config.h"
+#include "tcpkali/transport.h"
 
 /* Formats a as tcpkali prints addresses: "[127.0.0.1]:80", "[::1]:80". Returns buf. */
 const char *tk_addr_format(const struct sock_addr *a, char *buf, size_t len);
@@ -45,6 +46,9 @@ struct tk_summary {
     const struct hist *send_lag;
     /* Connection failures: a line only when any happened. */
     uint64_t connect_refused, connect_timeouts, connect_other;
+    /* Added by E: transport handshakes that failed, by cause (a line per kind, WebSocket
+     * and TLS, only when any of its causes is nonzero). */
+    uint64_t hs_failures[TK_HSF_COUNT];
 };
 
 /* The percentile list: "a/b/c ms (95/99/99.5%)" of h (ns) into buf. */
@@ -53,6 +57,13 @@ const char *tk_format_percentiles(const struct hist *h, const struct tk_percenti
 
 /* Prints the summary lines, in the original's format, to out. */
 void tk_print_summary(FILE *out, const struct tk_summary *s);
+
+/* The handshake failure lines (netgrind; nothing when every count is 0), e.g.
+ *   "WebSocket upgrade failures: 3 (ws_status: 2, ws_eof: 1)"
+ *   "TLS handshake failures: 1 (tls_protocol: 1)"
+ * listing only the nonzero causes. Part of the summary, and printed after "Could not
+ * create N connections in allotted time" when failed upgrades kept ramp-up from finishing. */
+void tk_print_hs_failures(FILE *out, const uint64_t hs[TK_HSF_COUNT]);
 
 /* ---- live status line ----------------------------------------------------------------- */
 

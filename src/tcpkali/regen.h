@@ -27,8 +27,12 @@
 
 struct tk_regen;
 
-/* Compiles re[0, len). 0 and *out, or -EINVAL with a message in err (naming the position
- * and what was expected), or -ENOMEM. */
+/* Compiles re[0, len) (any bytes). 0 and *out, or -EINVAL with a one-line message in err
+ * naming what was wrong and its byte offset in re, e.g. "empty alternative at offset 4",
+ * "unexpected ')' at offset 1", "unterminated character class at offset 0, expecting ']'",
+ * or -ENOMEM. Also errors: an empty regex, an empty class `[]` (a class cannot contain ']'),
+ * two quantifiers on one piece (`a**`), groups nested deeper than 64. A reversed class range
+ * `z-a` is the range a-z. A piece that can only be empty (`a{0}`) is dropped. */
 int tk_regen_compile(const char *re, size_t len, struct tk_regen **out, char *err,
                      size_t errlen);
 void tk_regen_free(struct tk_regen *g);
@@ -37,7 +41,8 @@ void tk_regen_free(struct tk_regen *g);
 size_t tk_regen_min_len(const struct tk_regen *g);
 size_t tk_regen_max_len(const struct tk_regen *g);
 
-/* Writes one random string into out (room for tk_regen_max_len bytes); returns its length. */
+/* Writes one random string into out (room for tk_regen_max_len bytes); returns its length.
+ * Not thread-safe on one rng; g itself is read-only here and may be shared by threads. */
 size_t tk_regen_generate(const struct tk_regen *g, struct rng *rng, uint8_t *out);
 
 #endif

@@ -63,6 +63,11 @@ int tk_statsd_add_traffic(struct statsd_batch *b, const char *ns,
         if (r < 0 && rc == 0)
             rc = r;
     }
+    if (f->handshakes) {
+        int r = add_u64(b, ns, "connections.handshake_failures", f->hs_failures, STATSD_COUNTER);
+        if (r < 0 && rc == 0)
+            rc = r;
+    }
     return rc;
 }
 

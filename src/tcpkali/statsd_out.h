@@ -19,12 +19,19 @@ struct tk_statsd_figures {
     uint64_t bytes_rcvd, bytes_sent;
     uint64_t reads, writes;
     uint64_t msgs_rcvd, msgs_sent;
+    /* Added by E: with a transport that has a handshake (--ws, --ssl), the handshakes that
+     * failed since the last report, all causes together, as connections.handshake_failures
+     * (a counter, after the original's lines; absent otherwise, so plain runs send exactly
+     * the original's set). */
+    bool handshakes;
+    uint64_t hs_failures;
 };
 
 /* Adds the connection and traffic lines, in the original's order:
  *   connections.opened|c, connections.total|g, connections.total.in|g,
  *   connections.total.out|g, traffic.bitrate|g (.in, .out), traffic.data|c (.rcvd, .sent),
- *   traffic.data.reads|c, traffic.data.writes|c, traffic.msgs.rcvd|c, traffic.msgs.sent|c.
+ *   traffic.data.reads|c, traffic.data.writes|c, traffic.msgs.rcvd|c, traffic.msgs.sent|c,
+ *   then connections.handshake_failures|c when f->handshakes.
  * An all-zero f is the batch sent at start and at exit. Returns 0 or the batch's error. */
 int tk_statsd_add_traffic(struct statsd_batch *b, const char *ns,
                           const struct tk_statsd_figures *f);

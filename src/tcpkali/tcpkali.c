@@ -185,6 +185,13 @@ static uint64_t ramp_established(const struct run *r, const struct tk_counters *
     return c->conns_out;
 }
 
+/* Message-marker mode: --message-marker, or a \{message.marker} in the messages (the
+ * engine knows once it has compiled them). */
+static bool message_marker_on(const struct run *r)
+{
+    return r->eng ? tk_engine_message_marker(r->eng) : r->cfg->message_marker;
+}
+
 static double p95_ms(const struct hist *h)
 {
     if (hist_count(h) == 0)
@@ -309,7 +316,7 @@ static void statsd_latency(struct run *r, const struct hist *hc, const struct hi
         tk_statsd_add_latency(r->batch, ns, "connect", hc, c->percentiles, c->npercentiles);
     if (c->latency_first_byte)
         tk_statsd_add_latency(r->batch, ns, "firstbyte", hf, c->percentiles, c->npercentiles);
-    if (c->latency_marker || c->message_marker || c->closed_loop)
+    if (c->latency_marker || message_marker_on(r) || c->closed_loop)
         tk_statsd_add_latency(r->batch, ns, "message", hm, c->percentiles, c->npercentiles);
 }
 
@@ -328,7 +335,10 @@ static void statsd_report(struct run *r, const struct tk_snapshot *s, const stru
         .writes = d->writes,
         .msgs_rcvd = d->msgs_rcvd,
         .msgs_sent = d->msgs_sent,
+        .handshakes = r->cfg->websocket || r->cfg->ssl,
     };
+    for (int i = 0; i < TK_HSF_COUNT; i++)
+        f.hs_failures += d->hs_failures[i];
     tk_statsd_add_traffic(r->batch, r->cfg->statsd_namespace, &f);
     if (!r->cfg->statsd_latency_window_ns)
         statsd_latency(r, &s->lat_connect, &s->lat_first_byte, &s->lat_message);
@@ -381,13 +391,13 @@ static void status_line(struct run *r, const struct tk_snapshot *s)
             .conns_connecting = s->c.conns_connecting,
             .conns_seen = s->c.conns_seen,
             .latency_on = c->latency_connect || c->latency_first_byte || c->latency_marker ||
-                          c->message_marker,
-            .mps = c->message_marker,
+                          message_marker_on(r),
+            .mps = message_marker_on(r),
             .mps_in = tk_ema_rate(&r->ema_msg_in),
             .mps_out = tk_ema_rate(&r->ema_msg_out),
             .lat_connect = c->latency_connect,
             .lat_first_byte = c->latency_first_byte,
-            .lat_message = c->latency_marker != NULL || c->message_marker,
+            .lat_message = c->latency_marker != NULL || message_marker_on(r),
             .p95_connect_ms = p95_ms(&s->lat_connect),
             .p95_first_byte_ms = p95_ms(&s->lat_first_byte),
             .p95_message_ms = p95_ms(&s->lat_message),
@@ -576,9 +586,9 @@ static void on_message_stop(void *ctx, const uint8_t *last, size_t len)
 
 /* ---- the end ---------------------------------------------------------------------------- */
 
-static bool message_latency_on(const struct tk_config *c)
+static bool message_latency_on(const struct run *r)
 {
-    return c->latency_marker || c->message_marker || c->closed_loop;
+    return r->cfg->latency_marker || message_marker_on(r) || r->cfg->closed_loop;
 }
 
 /* The summary figures: steady-state totals (ramp-up traffic excluded, as the original). */
@@ -599,18 +609,19 @@ static void build_summary(struct run *r, struct tk_summary *s, struct tk_counter
     s->transactions = total->transactions;
     s->duration_s = f->taken_ns > from ? secs(f->taken_ns - from) : 0;
     s->channels = r->max_open;
-    s->message_rate = c->message_marker;
+    s->message_rate = message_marker_on(r);
     s->closed_loop = c->closed_loop;
     s->intended_time = f->latency_from_intended_time && c->message_rate > 0 && !c->closed_loop;
     s->lat_connect = c->latency_connect ? &f->lat_connect : NULL;
     s->lat_first_byte = c->latency_first_byte ? &f->lat_first_byte : NULL;
-    s->lat_message = message_latency_on(c) ? &f->lat_message : NULL;
+    s->lat_message = message_latency_on(r) ? &f->lat_message : NULL;
     s->send_lag = c->message_rate > 0 ? &f->send_lag : NULL;
     s->pcts = c->percentiles;
     s->npcts = c->npercentiles;
     s->connect_refused = total->connect_refused;
     s->connect_timeouts = total->connect_timeouts;
     s->connect_other = total->connect_other_errors;
+    memcpy(s->hs_failures, total->hs_failures, sizeof(s->hs_failures));
 }
 
 static bool ending_has_summary(enum ending e)
@@ -728,6 +739,9 @@ static void ramp_failed_message(struct run *r)
                     "Could not create %llu connection%s in allotted time (%gs)",
                     (unsigned long long)n, n == 1 ? "" : "s", secs(r->cfg->duration_ns));
     say(r, "%s", r->message);
+    /* Failed upgrades are the usual reason with --ws: say which (nothing when none). */
+    if (r->have_final)
+        tk_print_hs_failures(stderr, r->final.c.hs_failures);
 }
 
 static void report_end(struct run *r)

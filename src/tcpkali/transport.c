@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 static ssize_t plain_send(const struct tk_transport *t, void *ts, int fd, const uint8_t *p,
@@ -65,21 +66,48 @@ static struct tk_transport *plain_new(int *exit_code, char *err, size_t errlen)
     return t;
 }
 
+/* The byte transport: TLS for --ssl, else plain TCP. */
+static struct tk_transport *bytes_new(const struct tk_config *cfg, int *exit_code, char *err,
+                                      size_t errlen)
+{
+    if (cfg->ssl)
+        return tk_transport_tls_new(cfg, exit_code, err, errlen);
+    return plain_new(exit_code, err, errlen);
+}
+
 struct tk_transport *tk_transport_new(const struct tk_config *cfg, int *exit_code, char *err,
                                       size_t errlen)
 {
-    (void)cfg; /* TLS and WebSocket layers: being written (issue #5) */
-    return plain_new(exit_code, err, errlen);
+    struct tk_transport *lower = bytes_new(cfg, exit_code, err, errlen);
+    if (!lower || !cfg->websocket)
+        return lower;
+    struct tk_transport *ws = tk_transport_ws_new(cfg, lower, exit_code, err, errlen);
+    if (!ws)
+        tk_transport_free(lower); /* the WebSocket layer does not own its lower */
+    return ws;
 }
 
 void tk_transport_free(struct tk_transport *t)
 {
-    free(t);
+    while (t) {
+        /* Each layer frees only itself; the stack is walked from the top. */
+        struct tk_transport *lower = (struct tk_transport *)t->lower;
+        if (t->destroy)
+            t->destroy(t);
+        else
+            free(t);
+        t = lower;
+    }
+}
+
+static bool is_websocket(const struct tk_transport *t)
+{
+    return t && t->name && (strcmp(t->name, "ws") == 0 || strcmp(t->name, "wss") == 0);
 }
 
 enum tk_framing tk_transport_framing(const struct tk_transport *t, bool outgoing)
 {
-    (void)t;
-    (void)outgoing;
-    return TK_FRAMING_NONE;
+    if (!is_websocket(t))
+        return TK_FRAMING_NONE;
+    return outgoing ? TK_FRAMING_WS_CLIENT : TK_FRAMING_WS_SERVER;
 }

@@ -105,25 +105,58 @@ struct tk_transport {
     /* Writes pending output: 0 when none is left, -EAGAIN when the socket is full, or
      * -errno. NULL when pending is NULL. */
     int (*flush)(const struct tk_transport *t, void *ts, int fd, struct tk_io *io);
+    /* Optional, best effort: says goodbye on a connection the engine itself is closing
+     * (lifetime over, end of the run) before it closes fd: TLS sends close_notify, a
+     * WebSocket layer may send a close frame and then call its lower's shutdown. At most
+     * non-blocking writes of what fits now; never waits for an answer. Only for connections
+     * past the handshake, and not after an error or the peer's own close. NULL: nothing. */
+    void (*shutdown)(const struct tk_transport *t, void *ts, int fd, struct tk_io *io);
+    /* Frees what conn_init (and the handshake) allocated in ts, not ts itself (the engine
+     * frees it). Also called on a zeroed ts whose conn_init failed or never ran. Must not
+     * write to the socket: the engine may have closed the fd already. */
     void (*conn_free)(const struct tk_transport *t, void *ts);
+    /* Frees this layer: its ctx and the struct itself, never its lower (tk_transport_free
+     * walks the stack and frees each layer). NULL: free(t) is enough. Main thread, after
+     * every connection's conn_free. */
+    void (*destroy)(struct tk_transport *t);
 };
 
 /* Plain TCP: send(MSG_NOSIGNAL) and recv(), no state, no framing. */
 extern const struct tk_transport tk_transport_plain;
 
 /* The transport stack cfg asks for: plain, TLS (--ssl), WebSocket (--ws) over plain or TLS.
+ * Ownership: each layer is its own heap object; a WebSocket layer does NOT own its lower
+ * (it only calls it). tk_transport_free frees the whole stack from the top down, calling each
+ * layer's destroy (or free()). A WebSocket layer names itself "ws" over plain and "wss" over
+ * TLS; tk_transport_framing goes by that name.
  * Loads what it needs (TLS: --ssl-cert and --ssl-key for a listener; a client presents
- * them only when they were given explicitly). NULL with a message in err and *exit_code set (66 for an
- * unreadable certificate or key, 70 otherwise). Free with tk_transport_free. */
+ * them only when they were given explicitly). NULL with a message in err and *exit_code set
+ * (66 for an unreadable certificate or key, 70 otherwise). Free with tk_transport_free. */
 struct tk_transport *tk_transport_new(const struct tk_config *cfg, int *exit_code, char *err,
                                       size_t errlen);
 void tk_transport_free(struct tk_transport *t);
 
-/* The framing the message source must apply for this transport on one side. */
+/* The framing the message source must apply for this transport on one side: for a stack
+ * whose top is a WebSocket layer ("ws"/"wss"), TK_FRAMING_WS_CLIENT for outgoing
+ * connections and TK_FRAMING_WS_SERVER for accepted ones; TK_FRAMING_NONE otherwise. */
 enum tk_framing tk_transport_framing(const struct tk_transport *t, bool outgoing);
 
 /* Constructors of the layers (transport_tls.c, transport_ws.c), used by tk_transport_new.
- * Each returns a heap transport or NULL with err and *exit_code. */
+ * Each returns a heap transport or NULL with err and *exit_code; free it with
+ * tk_transport_free (which also frees its lower, if any).
+ *
+ * TLS: one SSL_CTX for outgoing connections (made when cfg->ndests > 0) and one for accepted
+ * ones (made when cfg->listen), shared by all workers; SSL objects are per connection. The
+ * listener loads cfg->ssl_cert and cfg->ssl_key (PEM); a missing, unreadable or invalid file
+ * gives exit code 66 and a message naming the file and OpenSSL's reason. The client does
+ * NOT verify the server's certificate (a load generator talks to test servers with
+ * self-signed certificates), sends SNI when the destination is a host name, and presents
+ * a certificate only when --ssl-cert/--ssl-key were given. TLS 1.2 and 1.3. wire_in/wire_out
+ * count the bytes that crossed the socket (records, handshake, alerts). send may take bytes
+ * whose record the socket did not fully accept: they are then pending() until flush (or the
+ * next send or recv) writes them (at most one record, 16 KiB, so TLS alone never reaches
+ * TK_TR_PENDING_HOLD). recv returns 0 on close_notify (answered with ours) or a plain EOF;
+ * shutdown sends close_notify. Sends never raise SIGPIPE. */
 struct tk_transport *tk_transport_tls_new(const struct tk_config *cfg, int *exit_code,
                                           char *err, size_t errlen);
 struct tk_transport *tk_transport_ws_new(const struct tk_config *cfg,

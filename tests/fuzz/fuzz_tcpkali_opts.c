@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static bool known_code(int code)
 {
-    return code == 0 || code == 64 || code == 65 || code == 70;
+    /* 66: a --ssl listener's certificate or key file is missing. */
+    return code == 0 || code == 64 || code == 65 || code == 66 || code == 70;
 }
 
 /* A word that could make the parser read a file the fuzzer names (/dev/zero would never
@@ -83,6 +84,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < c->npercentiles; i++)
             CHECK(c->percentiles[i].value >= 0 && c->percentiles[i].value <= 100);
         CHECK(c->verbose >= 0 && c->verbose <= 3);
+        CHECK(c->ssl_cert != NULL && c->ssl_key != NULL);
+        CHECK(!c->nheaders || c->websocket); /* -H without --ws stops early */
         for (size_t i = 0; i < c->nmsgs; i++)
             CHECK(c->msgs[i].text != NULL || c->msgs[i].len == 0);
     }

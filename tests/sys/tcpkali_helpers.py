@@ -159,7 +159,34 @@ SUMMARY_ORDER = ["sent", "rcvd", "per_channel", "aggregate", "msg_rate", "packet
                  "lat_message", "intended_note", "failures", "duration"]
 REQUIRED = {"sent", "rcvd", "per_channel", "aggregate", "packet_rate", "duration"}
 # Lines netgrind adds (doc/man/tcpkali.1); each regex is added here with the man page's name.
-EXTRA_RX = {}
+EXTRA_RX = {
+    # Failed handshakes by cause (issue 5), after the connection failures line, e.g.
+    # "WebSocket upgrade failures: 3 (ws_status: 3)", "TLS handshake failures: 1
+    # (tls_protocol: 1)".
+    "ws_failures": r"WebSocket upgrade failures: (\d+) \((.+)\)",
+    "tls_failures": r"TLS handshake failures: (\d+) \((.+)\)",
+}
+
+
+def failures_line(res, name):
+    """(total, {cause: count}) from an EXTRA_RX failures line anywhere in the output (after
+    a ramp-up that could not finish there is no summary, and the line follows 'Could not
+    create ...' on stderr), or (0, {})."""
+    m = re.search("^" + EXTRA_RX[name] + "$", res.stdout + "\n" + res.stderr, re.M)
+    return failure_causes({"extra": {name: m}}, name)
+
+
+def failure_causes(fig, name):
+    """(total, {cause: count}) of an EXTRA_RX failures line in parse_summary's figures, or
+    (0, {}) when the line is absent."""
+    m = fig["extra"].get(name)
+    if not m:
+        return 0, {}
+    causes = {}
+    for part in m.group(2).split(", "):
+        k, _, v = part.partition(": ")
+        causes[k] = int(v)
+    return int(m.group(1)), causes
 
 
 def _latency(m):
@@ -291,6 +318,16 @@ def jget(doc, path, res=None, kind=None):
     elif kind is not None:
         check(isinstance(d, kind), f"JSON {path} = {d!r} is not a {kind.__name__}", res)
     return d
+
+
+def interval_sum(doc, path, res=None):
+    """The sum over every interval of the --json document (ramp-up and steady phases) of the
+    integer at the dotted path in each, e.g. "transport.handshake_failures.ws_status": the
+    whole run's count even when the run has no summary (a ramp-up that did not finish)."""
+    total = 0
+    for iv in jget(doc, "intervals", res, list):
+        total += jget(iv, path, res, int)
+    return total
 
 
 def find_key(doc, *names):

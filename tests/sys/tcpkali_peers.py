@@ -61,17 +61,21 @@ class PeerServer:
       keep=1<<20         keep up to this many received bytes per connection (0: none)
       keep_times=False   record (time, n) of every recv
       rcvbuf=None        SO_RCVBUF of the listener (inherited by accepted sockets)
+      on_data=None       fn(server, conn, data), called on the server thread after each
+                         recv (after the bytes are recorded): a protocol peer built on this
+                         one (WsPeer) answers from there with server.send(conn, bytes)
     """
 
     def __init__(self, h, host="127.0.0.1", echo=False, delay=0.0, greeting=b"", script=(),
                  periodic=None, reset_after_bytes=None, reset_after_s=None, keep=1 << 20,
                  keep_times=False,
-                 rcvbuf=None):
+                 rcvbuf=None, on_data=None):
         self.host = host
         self.echo, self.delay, self.greeting, self.script = echo, delay, greeting, script
         self.periodic = periodic
         self.reset_after_bytes, self.reset_after_s = reset_after_bytes, reset_after_s
         self.keep, self.keep_times = keep, keep_times
+        self.on_data = on_data
         self.lsock = socket.socket(_family(host), socket.SOCK_STREAM)
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if rcvbuf:
@@ -209,6 +213,8 @@ class PeerServer:
                 c.data.extend(data[: self.keep - len(c.data)])
             if self.keep_times:
                 c.arrivals.append((time.monotonic(), len(data)))
+        if self.on_data is not None:
+            self.on_data(self, c, data)
         if self.echo:
             if self.delay > 0:
                 self._after(self.delay, lambda c=c, d=data: self._send(c, d))
@@ -222,6 +228,14 @@ class PeerServer:
             return
         c.outbuf.extend(data)
         self._flush(c)
+
+    def send(self, c, data):
+        """Queues bytes on connection c (server thread only: from on_data or a timer)."""
+        self._send(c, data)
+
+    def close_conn(self, c):
+        """Closes connection c orderly (server thread only)."""
+        self._close(c)
 
     def _flush(self, c):
         while c.outbuf:
@@ -333,3 +347,156 @@ class Statsd:
                 return self.datagrams
             self.datagrams.append(self.s.recv(65536))
             timeout = 0.0
+
+
+# ---- WebSocket (RFC 6455) pieces for the tests: written from the RFC, independent of netgrind
+
+import base64  # noqa: E402
+import hashlib  # noqa: E402
+from collections import namedtuple  # noqa: E402
+
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+WS_TEXT, WS_BINARY, WS_CLOSE, WS_PING, WS_PONG, WS_CONT = 0x1, 0x2, 0x8, 0x9, 0xA, 0x0
+
+# One parsed frame: fin (bool), rsv (the three RSV bits, 0..7), opcode, masked (bool), key
+# (4 bytes or None) and the payload, already unmasked.
+WsFrame = namedtuple("WsFrame", "fin rsv opcode masked key payload")
+
+
+def ws_accept(key):
+    """Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 §4.2.2): base64(SHA-1(key +
+    GUID)). The RFC's example: ws_accept('dGhlIHNhbXBsZSBub25jZQ==') is
+    's3pPLMBiTxaQ9kYGzzhZRbK+xOo='."""
+    if isinstance(key, str):
+        key = key.encode()
+    return base64.b64encode(hashlib.sha1(key + WS_GUID).digest()).decode()
+
+
+def ws_frame(opcode, payload=b"", fin=True, mask=None, rsv=0):
+    """One frame: FIN, RSV bits, opcode, the shortest length form, and the payload masked
+    with the 4-byte mask when given (a client's frame)."""
+    b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
+    n = len(payload)
+    mbit = 0x80 if mask is not None else 0
+    if n <= 125:
+        head = struct.pack("!BB", b0, mbit | n)
+    elif n <= 0xFFFF:
+        head = struct.pack("!BBH", b0, mbit | 126, n)
+    else:
+        head = struct.pack("!BBQ", b0, mbit | 127, n)
+    if mask is None:
+        return head + bytes(payload)
+    return head + bytes(mask) + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def ws_parse(buf, limit=None):
+    """Parses whole frames at the start of buf (at most limit of them): ([WsFrame], bytes
+    consumed). A partial frame at the end is left (not consumed)."""
+    frames, off = [], 0
+    while len(buf) - off >= 2 and (limit is None or len(frames) < limit):
+        b0, b1 = buf[off], buf[off + 1]
+        n, pos = b1 & 0x7F, off + 2
+        if n == 126:
+            if len(buf) - pos < 2:
+                break
+            n = struct.unpack_from("!H", buf, pos)[0]
+            pos += 2
+        elif n == 127:
+            if len(buf) - pos < 8:
+                break
+            n = struct.unpack_from("!Q", buf, pos)[0]
+            pos += 8
+        key = None
+        if b1 & 0x80:
+            if len(buf) - pos < 4:
+                break
+            key = bytes(buf[pos:pos + 4])
+            pos += 4
+        if len(buf) - pos < n:
+            break
+        payload = bytes(buf[pos:pos + n])
+        if key is not None:
+            payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+        frames.append(WsFrame(bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0x0F, key is not None,
+                              key, payload))
+        off = pos + n
+    return frames, off
+
+
+def ws_request(host, path="/", key=None, extra=()):
+    """A client's opening handshake: (request bytes, key)."""
+    if key is None:
+        key = base64.b64encode(os.urandom(16)).decode()
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "Upgrade: websocket",
+             "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+    lines += list(extra)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode(), key
+
+
+def http_head(buf):
+    """(status or request line, {lower-case header: value}, head length) when buf holds a
+    whole HTTP head (up to the blank line), else None."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    lines = bytes(buf[:end]).decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return lines[0], headers, end + 4
+
+
+class WsPeer:
+    """A WebSocket server for tests on a PeerServer (loopback, port 0). Per connection it
+    records the request line and headers of the opening handshake and every frame it gets
+    (conn.ws_request_line, conn.ws_headers, conn.ws_frames). `answer` chooses the response:
+      "101"         a correct upgrade; then data frames are recorded (and echoed unmasked
+                    with echo=True), a ping is answered with a pong, a close with a close
+      "404"         HTTP/1.1 404 Not Found, then the connection is closed
+      "bad_accept"  a 101 whose Sec-WebSocket-Accept is wrong
+    """
+
+    def __init__(self, h, answer="101", echo=False, host="127.0.0.1"):
+        self.answer, self.echo = answer, echo
+        self.srv = PeerServer(h, host=host, on_data=self._on_data)
+        self.port, self.addr = self.srv.port, self.srv.addr
+
+    def conns(self):
+        return self.srv.snapshot()
+
+    def upgraded(self):
+        """The connections whose handshake was answered."""
+        return [c for c in self.conns() if getattr(c, "ws_request_line", None)]
+
+    def _on_data(self, srv, c, data):
+        if not hasattr(c, "ws_buf"):
+            c.ws_buf, c.ws_request_line, c.ws_headers, c.ws_frames = bytearray(), None, {}, []
+        c.ws_buf.extend(data)
+        if c.ws_request_line is None:
+            head = http_head(c.ws_buf)
+            if head is None:
+                return
+            c.ws_request_line, c.ws_headers, n = head
+            del c.ws_buf[:n]
+            key = c.ws_headers.get("sec-websocket-key", "")
+            if self.answer == "404":
+                srv.send(c, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
+                            b"Connection: close\r\n\r\n")
+                srv.close_conn(c)
+                return
+            accept = ws_accept(key) if self.answer == "101" else ws_accept(key + "x")
+            srv.send(c, ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                         "Connection: Upgrade\r\nSec-WebSocket-Accept: "
+                         f"{accept}\r\n\r\n").encode())
+        frames, n = ws_parse(c.ws_buf)
+        del c.ws_buf[:n]
+        with srv.lock:
+            c.ws_frames.extend(frames)
+        for f in frames:
+            if f.opcode == WS_PING:
+                srv.send(c, ws_frame(WS_PONG, f.payload))
+            elif f.opcode == WS_CLOSE:
+                srv.send(c, ws_frame(WS_CLOSE, f.payload[:2]))
+            elif self.echo and f.opcode in (WS_TEXT, WS_BINARY, WS_CONT):
+                srv.send(c, ws_frame(f.opcode, f.payload, fin=f.fin))

@@ -284,9 +284,23 @@ def missing_argument(h):
 
 
 @test
-def websocket_not_yet(h):
-    """doc/man/tcpkali.1 (WebSocket): --ws stops with a clear 'not supported yet' message."""
-    fails(h, ["--ws", "-m", "x", dest(h)], r".*--ws.*not supported yet.*")
+def websocket_is_accepted(h):
+    """doc/man/tcpkali.1 (WebSocket): --ws and -H pass the option checks; against a refused
+    port ramp-up cannot finish: 'Could not create 1 connection in allotted time' and 1."""
+    res = fails(h, ["--ws", "-H", "X-Test: 1", "-m", "x", "-T", "0.5", dest(h)],
+                [lit("Could not create 1 connection in allotted time (0.5s)")], rc=1)
+    check("not supported" not in res.stderr, "--ws still refused", res)
+
+
+@test
+def ssl_listener_without_certificate_exits_66(h):
+    """doc/man/tcpkali.1 (TLS): a --ssl listener whose certificate or key file is missing
+    stops with tcpkali 1.2's message, and exit 66 (EX_NOINPUT; the original: 64)."""
+    missing = "/nonexistent-netgrind/cert.pem"
+    fails(h, ["--ssl", "-l", "0", "--ssl-cert", missing],
+          [lit(f"{missing}: Can not access X.509 certificate file.")], rc=66)
+    fails(h, ["--ssl", "-l", "0", "--ssl-cert", "/proc/self/stat", "--ssl-key", missing],
+          [lit(f"{missing}: Can not access SSL private key file")], rc=66)
 
 
 @test

@@ -1,10 +1,9 @@
-/* tcpkali engine, the pure parts: -e unescaping (the spec's measured vector and every rule),
- * message assembly into shared replicated buffers, sending whole messages from the
- * replicated buffer under -r on a simulated clock (with short writes, with and without
- * write combining), the connect pacer on a simulated clock (--connect-rate split over
- * workers), the split of -c over workers, loopback source spreading (from the real port
- * range), the bandwidth caps' steps, the -r pacing lead, destination skipping, and the dump
- * escaping. */
+/* tcpkali engine, the pure parts: sending whole messages from the replicated buffer under -r
+ * on a simulated clock (with short writes, with and without write combining), the connect
+ * pacer on a simulated clock (--connect-rate split over workers), the split of -c over
+ * workers, loopback source spreading (from the real port range), the bandwidth caps' steps,
+ * the -r pacing lead, destination skipping, and the dump escaping. (-e unescaping, message
+ * assembly and tk_rep_slice/tk_rep_starts are tested in test_tcpkali_msgsrc.c.) */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,146 +26,7 @@
 #define SEC 1000000000ULL
 #define MS 1000000ULL
 
-/* ---- -e unescaping -------------------------------------------------------------------- */
-
-static void assert_unescape(const char *in, const void *want, size_t wantlen)
-{
-    uint8_t out[256];
-    size_t n = tk_unescape(in, strlen(in), out);
-    if (n != wantlen || memcmp(out, want, n) != 0)
-        fail_msg("unescape(\"%s\") gave %zu bytes, want %zu", in, n, wantlen);
-}
-
-static void test_unescape_spec_vector(void **state)
-{
-    (void)state;
-    /* spec §4.5, measured: -e -m 'a\tb\\c\x41\0101\r' -> a t b \ \ c A A CR */
-    static const uint8_t want[] = {'a', 't', 'b', '\\', '\\', 'c', 'A', 'A', '\r'};
-    assert_unescape("a\\tb\\\\c\\x41\\0101\\r", want, sizeof(want));
-}
-
-static void test_unescape_rules(void **state)
-{
-    (void)state;
-    assert_unescape("\\n\\r\\f\\b", "\n\r\f\b", 4);
-    assert_unescape("\\x4", "\x04", 1);          /* one hex digit */
-    assert_unescape("\\x4g", "\x04g", 2);        /* the second is not hex */
-    assert_unescape("\\x414", "A4", 2);          /* at most two */
-    assert_unescape("\\xZ", "xZ", 2);            /* no digit: a plain x */
-    assert_unescape("\\0", "\0", 1);             /* \0 alone is NUL */
-    assert_unescape("\\0101", "A", 1);
-    assert_unescape("\\01012", "A2", 2);         /* at most three octal digits */
-    assert_unescape("\\08", "\0" "8", 2);
-    assert_unescape("\\0777", "\xff", 1);        /* wraps to a byte */
-    assert_unescape("\\\\", "\\\\", 2);          /* stays two backslashes */
-    assert_unescape("a\\\\{b", "a\\\\{b", 5);
-    assert_unescape("\\t\\q\\1", "tq1", 3);      /* other \c is c */
-    assert_unescape("end\\", "end\\", 4);        /* trailing backslash kept */
-    assert_unescape("", "", 0);
-    assert_unescape("plain", "plain", 5);
-}
-
-static void test_unescape_in_place(void **state)
-{
-    (void)state;
-    char buf[] = "x\\x41\\n";
-    size_t n = tk_unescape(buf, strlen(buf), (uint8_t *)buf);
-    assert_int_equal(n, 3);
-    assert_memory_equal(buf, "xA\n", 3);
-}
-
-/* ---- message assembly ----------------------------------------------------------------- */
-
-static struct tk_msg_arg arg(enum tk_msg_kind k, const char *t, bool unescape, bool file)
-{
-    struct tk_msg_arg a = {k, t, strlen(t), unescape, file, file ? "f" : NULL};
-    return a;
-}
-
-static void test_msgsrc_literal(void **state)
-{
-    (void)state;
-    struct tk_msg_arg msgs[] = {
-        arg(TK_MSG_FIRST, "A\\n", false, false),
-        arg(TK_MSG_REPEAT, "hello", false, false),
-        arg(TK_MSG_FIRST, "B\\n", true, false),
-        arg(TK_MSG_REPEAT, "\\x41\\n", true, false),
-        arg(TK_MSG_REPEAT, "\\n", true, true), /* file contents: never unescaped */
-    };
-    struct tk_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.msgs = msgs;
-    cfg.nmsgs = 5;
-    int code = 0;
-    char err[128];
-    struct tk_msgsrc *s = tk_msgsrc_new(&cfg, TK_FRAMING_NONE, &code, err, sizeof(err));
-    assert_non_null(s);
-    assert_true(s->constant);
-    assert_true(s->has_messages);
-    assert_int_equal(s->first_len, 5);
-    assert_memory_equal(s->first, "A\\nB\n", 5);
-    assert_int_equal(s->msg_len, 9);
-    assert_memory_equal(s->msg, "helloA\n\\n", 9);
-    assert_true(s->rep_len >= TK_REP_MIN);
-    assert_int_equal(s->rep_len % s->msg_len, 0);
-    assert_int_equal(s->rep_len / s->msg_len, s->rep_msgs);
-    assert_true(s->rep_len - s->msg_len < TK_REP_MIN); /* no more than needed */
-    for (size_t k = 0; k < s->rep_msgs; k++)
-        assert_memory_equal(s->rep + k * s->msg_len, s->msg, s->msg_len);
-    tk_msgsrc_free(s);
-}
-
-static void test_msgsrc_no_messages(void **state)
-{
-    (void)state;
-    struct tk_msg_arg msgs[] = {arg(TK_MSG_FIRST, "hi", false, false),
-                                arg(TK_MSG_REPEAT, "", false, false)};
-    struct tk_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.msgs = msgs;
-    cfg.nmsgs = 2;
-    int code;
-    char err[128];
-    struct tk_msgsrc *s = tk_msgsrc_new(&cfg, TK_FRAMING_NONE, &code, err, sizeof(err));
-    assert_non_null(s);
-    assert_false(s->has_messages); /* an empty -m repeats nothing */
-    assert_int_equal(s->first_len, 2);
-    assert_null(s->rep);
-    tk_msgsrc_free(s);
-
-    cfg.nmsgs = 0;
-    s = tk_msgsrc_new(&cfg, TK_FRAMING_NONE, &code, err, sizeof(err));
-    assert_non_null(s);
-    assert_false(s->has_messages);
-    assert_int_equal(s->first_len, 0);
-    tk_msgsrc_free(s);
-}
-
 /* ---- sending whole messages from the replicated buffer -------------------------------- */
-
-static void test_rep_slice(void **state)
-{
-    (void)state;
-    const size_t L = 5, R = 20; /* four messages */
-    assert_int_equal(tk_rep_slice(0, L, R, 0, true), 0);
-    assert_int_equal(tk_rep_slice(0, L, R, 1, true), 5);
-    assert_int_equal(tk_rep_slice(0, L, R, 3, true), 15);
-    assert_int_equal(tk_rep_slice(0, L, R, UINT64_MAX, true), 20);
-    assert_int_equal(tk_rep_slice(7, L, R, 0, true), 3);          /* rest of message 1 */
-    assert_int_equal(tk_rep_slice(7, L, R, 1, true), 8);
-    assert_int_equal(tk_rep_slice(7, L, R, UINT64_MAX, true), 13); /* up to the end */
-    assert_int_equal(tk_rep_slice(15, L, R, 5, true), 5);          /* last one, then wrap */
-    assert_int_equal(tk_rep_slice(0, L, R, UINT64_MAX, false), 5); /* one message per send */
-    assert_int_equal(tk_rep_slice(7, L, R, 9, false), 3);          /* the rest first */
-
-    assert_int_equal(tk_rep_starts(0, 1, L), 1);
-    assert_int_equal(tk_rep_starts(0, 5, L), 1);
-    assert_int_equal(tk_rep_starts(0, 6, L), 2);
-    assert_int_equal(tk_rep_starts(1, 4, L), 0);
-    assert_int_equal(tk_rep_starts(4, 2, L), 1);
-    assert_int_equal(tk_rep_starts(3, 0, L), 0);
-    assert_int_equal(tk_rep_starts(5, 15, L), 3);
-}
 
 /* A connection sending an L-byte message at R per second for 10 s, woken at each intended
  * time, through a socket that takes at most `cap` bytes per send: the engine's loop
@@ -425,12 +285,6 @@ static void test_dump_escape(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_unescape_spec_vector),
-        cmocka_unit_test(test_unescape_rules),
-        cmocka_unit_test(test_unescape_in_place),
-        cmocka_unit_test(test_msgsrc_literal),
-        cmocka_unit_test(test_msgsrc_no_messages),
-        cmocka_unit_test(test_rep_slice),
         cmocka_unit_test(test_rate_schedule_simulated),
         cmocka_unit_test(test_connect_pacer_simulated),
         cmocka_unit_test(test_connect_step_cap),

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -384,6 +386,376 @@ static void test_dynamic_source(void **state)
     rig_free(&r);
 }
 
+/* ---- a fake stacked transport, standing in for WebSocket or TLS ------------------------
+ * Handshake: the client writes "HS?" (first round: then it waits to read), and reads the
+ * server's 3-byte answer (second round): "HS!" is done, anything else fails (ws_status), EOF
+ * fails (ws_eof). The server reads "HS?" and answers by fake_server_mode: 0 "HS!" (done),
+ * 1 "NO!" and fails (ws_request), 2 never answers. On accepted connections the transport
+ * echoes itself (echoes = true): recv queues what it read as transport-owned output and never
+ * writes it, so only the engine's EPOLLOUT-and-flush can deliver it. Every recv with data is
+ * one "frame". send counts calls whose length is not a multiple of fake_unit (when set). */
+
+static int fake_server_mode;
+static size_t fake_unit;
+static atomic_int fake_cut_sends;
+
+struct fake_ts {
+    bool outgoing;
+    int step;
+    uint8_t in[3];
+    size_t nin;
+    enum tk_hs_fail cause;
+    struct tk_buf pend;
+    size_t pend_off;
+};
+
+static int fake_init(const struct tk_transport *t, void *ts, bool outgoing,
+                     const struct tk_dest *dest)
+{
+    (void)t;
+    (void)dest;
+    ((struct fake_ts *)ts)->outgoing = outgoing;
+    return 0;
+}
+
+static void fake_free(const struct tk_transport *t, void *ts)
+{
+    (void)t;
+    tk_buf_free(&((struct fake_ts *)ts)->pend);
+}
+
+/* Reads the 3 handshake bytes: 1 when they are all there, 0 to wait, or TK_HS_FAILED/-errno. */
+static int fake_read3(struct fake_ts *f, int fd, struct tk_io *io)
+{
+    ssize_t r = recv(fd, f->in + f->nin, 3 - f->nin, MSG_DONTWAIT);
+    if (r == 0) {
+        f->cause = TK_HSF_WS_EOF;
+        return TK_HS_FAILED;
+    }
+    if (r < 0)
+        return errno == EAGAIN ? 0 : -errno;
+    io->wire_in += (uint64_t)r;
+    io->reads++;
+    f->nin += (size_t)r;
+    return f->nin == 3;
+}
+
+static int fake_send3(int fd, const char *what, struct tk_io *io)
+{
+    if (send(fd, what, 3, MSG_NOSIGNAL | MSG_DONTWAIT) != 3)
+        return -EIO;
+    io->wire_out += 3;
+    io->writes++;
+    return 0;
+}
+
+static int fake_handshake(const struct tk_transport *t, void *ts, int fd, struct tk_io *io)
+{
+    (void)t;
+    struct fake_ts *f = ts;
+    if (f->outgoing && f->step == 0) {
+        f->step = 1;
+        int rc = fake_send3(fd, "HS?", io);
+        return rc < 0 ? rc : TK_HS_WANT_READ;
+    }
+    if (f->step == 99) { /* mode 2: never answers, until the client gives up */
+        uint8_t b[16];
+        ssize_t r = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+        if (r == 0)
+            f->cause = TK_HSF_WS_EOF;
+        return r == 0 ? TK_HS_FAILED : r < 0 && errno != EAGAIN ? -errno : TK_HS_WANT_READ;
+    }
+    int rc = fake_read3(f, fd, io);
+    if (rc <= 0)
+        return rc == 0 ? TK_HS_WANT_READ : rc;
+    if (f->outgoing) {
+        if (memcmp(f->in, "HS!", 3) == 0)
+            return TK_HS_DONE;
+        f->cause = TK_HSF_WS_STATUS;
+        return TK_HS_FAILED;
+    }
+    if (memcmp(f->in, "HS?", 3) != 0) {
+        f->cause = TK_HSF_WS_MALFORMED;
+        return TK_HS_FAILED;
+    }
+    if (fake_server_mode == 2) {
+        f->step = 99;
+        return TK_HS_WANT_READ;
+    }
+    rc = fake_send3(fd, fake_server_mode == 1 ? "NO!" : "HS!", io);
+    if (rc < 0)
+        return rc;
+    if (fake_server_mode == 1) {
+        f->cause = TK_HSF_WS_REQUEST;
+        return TK_HS_FAILED;
+    }
+    return TK_HS_DONE;
+}
+
+static enum tk_hs_fail fake_cause(const struct tk_transport *t, void *ts, char *text,
+                                  size_t len)
+{
+    (void)t;
+    snprintf(text, len, "fake handshake refused");
+    return ((struct fake_ts *)ts)->cause;
+}
+
+static size_t fake_pending(const struct tk_transport *t, const void *ts)
+{
+    (void)t;
+    const struct fake_ts *f = ts;
+    return f->pend.len - f->pend_off;
+}
+
+static int fake_flush(const struct tk_transport *t, void *ts, int fd, struct tk_io *io)
+{
+    (void)t;
+    struct fake_ts *f = ts;
+    while (f->pend_off < f->pend.len) {
+        ssize_t r = send(fd, f->pend.data + f->pend_off, f->pend.len - f->pend_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (r < 0)
+            return errno == EAGAIN ? -EAGAIN : -errno;
+        io->wire_out += (uint64_t)r;
+        io->writes++;
+        f->pend_off += (size_t)r;
+    }
+    f->pend.len = f->pend_off = 0;
+    return 0;
+}
+
+static ssize_t fake_send(const struct tk_transport *t, void *ts, int fd, const uint8_t *p,
+                         size_t n, struct tk_io *io)
+{
+    if (fake_pending(t, ts))
+        return -EAGAIN; /* the transport's own output goes first */
+    if (fake_unit && n % fake_unit)
+        atomic_fetch_add(&fake_cut_sends, 1);
+    return tk_transport_plain.send(t, NULL, fd, p, n, io);
+}
+
+static ssize_t fake_recv(const struct tk_transport *t, void *ts, int fd, uint8_t *buf, size_t cap,
+                         struct tk_io *io)
+{
+    struct fake_ts *f = ts;
+    ssize_t r = tk_transport_plain.recv(t, NULL, fd, buf, cap, io);
+    if (r > 0) {
+        io->frames_in++;
+        if (!f->outgoing && t->echoes && tk_buf_append(&f->pend, buf, (size_t)r) < 0)
+            return -ENOMEM;
+    }
+    return r;
+}
+
+static struct tk_transport fake_tr = {
+    .name = "fake",
+    .conn_state_size = sizeof(struct fake_ts),
+    .echoes = true,
+    .conn_init = fake_init,
+    .handshake = fake_handshake,
+    .fail_cause = fake_cause,
+    .send = fake_send,
+    .recv = fake_recv,
+    .pending = fake_pending,
+    .flush = fake_flush,
+    .conn_free = fake_free,
+};
+
+/* The engines of the rig with the fake transport swapped in before their start (the real
+ * one is put back for tk_engine_free). */
+static struct tk_transport *sink_tr, *cli_tr;
+
+static void start_sink_fake(struct rig *r, enum tk_listen_mode mode, int server_mode)
+{
+    int code;
+    char err[256];
+    size_t n;
+    fake_server_mode = server_mode;
+    r->sink_cfg.listen_mode = mode;
+    r->sink = tk_engine_new(&r->sink_cfg, r->control, &r->ev, &code, err, sizeof(err));
+    assert_non_null(r->sink);
+    sink_tr = r->sink->tr;
+    r->sink->tr = &fake_tr;
+    if (tk_engine_start(r->sink, &code, err, sizeof(err)) != 0)
+        fail_msg("sink start: %s", err);
+    const struct sock_addr *b = tk_engine_listen_addrs(r->sink, &n);
+    r->dest.addr = b[0];
+    r->cli_cfg.dests = &r->dest;
+    r->cli_cfg.ndests = 1;
+}
+
+static void start_client_fake(struct rig *r, bool framed)
+{
+    int code;
+    char err[256];
+    r->cli = tk_engine_new(&r->cli_cfg, r->control, &r->ev, &code, err, sizeof(err));
+    if (!r->cli)
+        fail_msg("client: %s", err);
+    cli_tr = r->cli->tr;
+    r->cli->tr = &fake_tr;
+    r->cli->framed = framed;
+    if (tk_engine_start(r->cli, &code, err, sizeof(err)) != 0)
+        fail_msg("client start: %s", err);
+}
+
+static void rig_free_fake(struct rig *r)
+{
+    tk_engine_stop(r->cli);
+    tk_engine_stop(r->sink);
+    if (r->cli)
+        r->cli->tr = cli_tr;
+    if (r->sink)
+        r->sink->tr = sink_tr;
+    rig_free(r);
+    fake_unit = 0;
+    fake_server_mode = 0;
+}
+
+static uint64_t hs_total(const struct tk_counters *c)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < TK_HSF_COUNT; i++)
+        n += c->hs_failures[i];
+    return n;
+}
+
+/* Two-round handshake, then the server's transport echoes through pending output and
+ * flush; the engine must not echo as well (a doubled echo would match more markers than
+ * messages were sent: "More messages received than sent", exit 1). */
+static void test_fake_transport_echo(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    start_sink_fake(&r, TK_LISTEN_ECHO, 0);
+    rig_add_msg(&r, TK_MSG_REPEAT, "ping\\n", true);
+    r.cli_cfg.connections = 2;
+    r.cli_cfg.message_rate = 200;
+    rig_set_marker(&r, "ping");
+    start_client_fake(&r, false);
+    assert_int_equal(wait_conns_out(r.cli, 2).conns_out, 2);
+    sleep_ms(300);
+    struct tk_counters sc = counters(r.sink);
+    assert_int_equal(sc.conns_in, 2);
+    assert_true(sc.ws_frames_rcvd > 0);
+    assert_int_equal(hs_total(&sc), 0);
+    tk_engine_stop(r.cli);
+    loop_run_posted(r.control);
+    assert_int_equal(r.seen.code, 0);
+    struct tk_snapshot s;
+    tk_engine_snapshot(r.cli, &s);
+    assert_int_equal(s.c.conns_connected, 2);
+    assert_int_equal(hs_total(&s.c), 0);
+    assert_true(s.c.msgs_sent >= 40);
+    /* Every message but those in flight came back: the flush path works. */
+    assert_true(hist_count(&s.lat_message) + 4 >= s.c.msgs_sent);
+    /* Wire bytes: the handshake's 3 bytes per connection, then 5 per message. */
+    assert_int_equal(s.c.bytes_sent, 2 * 3 + 5 * s.c.msgs_sent);
+    assert_true(s.c.ws_frames_rcvd > 0);
+    tk_snapshot_free(&s);
+    rig_free_fake(&r);
+}
+
+/* A refused handshake: counted by cause on both sides, never as an established connection
+ * nor as a connect failure. */
+static void test_fake_transport_refused(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    start_sink_fake(&r, TK_LISTEN_SILENT, 1);
+    rig_add_msg(&r, TK_MSG_REPEAT, "x", false);
+    start_client_fake(&r, false);
+    uint64_t deadline = clock_mono_ns() + 3000 * MS;
+    struct tk_counters c;
+    while ((c = counters(r.cli)).hs_failures[TK_HSF_WS_STATUS] < 3 && clock_mono_ns() < deadline)
+        sleep_ms(5);
+    assert_true(c.hs_failures[TK_HSF_WS_STATUS] >= 3);
+    assert_int_equal(hs_total(&c), c.hs_failures[TK_HSF_WS_STATUS]);
+    assert_int_equal(c.conns_out, 0);
+    assert_int_equal(c.conns_connected, 0);
+    assert_int_equal(c.connect_failures, 0);
+    assert_int_equal(c.msgs_sent, 0);
+    /* Only handshakes went out: 3 bytes each, at most one per attempt. */
+    assert_int_equal(c.bytes_sent % 3, 0);
+    assert_true(c.bytes_sent <= 3 * c.conns_initiated);
+    assert_true(c.bytes_sent >= 3 * c.hs_failures[TK_HSF_WS_STATUS]);
+    struct tk_counters sc = counters(r.sink);
+    assert_true(sc.hs_failures[TK_HSF_WS_REQUEST] >= 1);
+    assert_int_equal(sc.conns_in, 0);
+    assert_true(sc.conns_accepted >= 1);
+    rig_free_fake(&r);
+}
+
+/* A server that never answers: the connection stays "connecting" (not in conns_out) until
+ * --connect-timeout, which covers the handshake too. */
+static void test_fake_transport_handshake_timeout(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    start_sink_fake(&r, TK_LISTEN_SILENT, 2);
+    r.cli_cfg.connect_timeout_ns = 200 * MS;
+    r.cli_cfg.connect_rate = 1;
+    start_client_fake(&r, false);
+    uint64_t t0 = clock_mono_ns();
+    struct tk_counters c;
+    while ((c = counters(r.sink)).conns_accepted < 1 && clock_mono_ns() < t0 + 2000 * MS)
+        sleep_ms(2);
+    c = counters(r.cli);
+    if (clock_mono_ns() < t0 + 150 * MS) { /* still within the timeout */
+        assert_int_equal(c.conns_connecting, 1);
+        assert_int_equal(c.conns_out, 0);
+    }
+    while ((c = counters(r.cli)).connect_timeouts < 1 && clock_mono_ns() < t0 + 3000 * MS)
+        sleep_ms(5);
+    assert_int_equal(c.connect_timeouts, 1);
+    assert_true(clock_mono_ns() - t0 >= 200 * MS);
+    assert_int_equal(c.conns_connected, 0);
+    assert_int_equal(c.conns_out, 0);
+    /* The sink saw the client give up during the handshake. */
+    uint64_t deadline = clock_mono_ns() + 2000 * MS;
+    struct tk_counters sc;
+    while ((sc = counters(r.sink)).hs_failures[TK_HSF_WS_EOF] < 1 && clock_mono_ns() < deadline)
+        sleep_ms(5);
+    assert_int_equal(sc.hs_failures[TK_HSF_WS_EOF], 1);
+    assert_int_equal(sc.conns_in, 0);
+    rig_free_fake(&r);
+}
+
+/* Under the upstream cap a framing transport is offered whole messages only; plain
+ * transports are cut anywhere (the contrast shows the check can fail). */
+static void test_framed_cap_boundaries(void **state)
+{
+    (void)state;
+    char msg[101];
+    memset(msg, 'x', 100);
+    msg[100] = '\0';
+    for (int framed = 1; framed >= 0; framed--) {
+        struct rig r;
+        rig_init(&r);
+        start_sink_fake(&r, TK_LISTEN_SILENT, 0);
+        rig_add_msg(&r, TK_MSG_REPEAT, msg, false);
+        r.cli_cfg.bandwidth_up_Bps = 2000; /* 20 bytes a 10 ms step */
+        fake_unit = 100;
+        atomic_store(&fake_cut_sends, 0);
+        start_client_fake(&r, framed);
+        wait_conns_out(r.cli, 1);
+        sleep_ms(400);
+        tk_engine_stop(r.cli);
+        struct tk_counters c = counters(r.cli);
+        assert_true(c.msgs_sent >= 4);
+        if (framed) {
+            assert_int_equal(atomic_load(&fake_cut_sends), 0);
+            assert_int_equal((c.bytes_sent - 3) % 100, 0);
+            assert_true(c.bytes_sent - 3 <= 100 * 12); /* the cap holds: ~0.4 s of 2000 B/s */
+        } else {
+            assert_true(atomic_load(&fake_cut_sends) > 0);
+        }
+        rig_free_fake(&r);
+    }
+}
+
 static void test_lifetime_replaces(void **state)
 {
     (void)state;
@@ -482,6 +854,10 @@ int main(void)
         cmocka_unit_test(test_more_received_than_sent),
         cmocka_unit_test(test_latency_marker_skip),
         cmocka_unit_test(test_dynamic_source),
+        cmocka_unit_test(test_fake_transport_echo),
+        cmocka_unit_test(test_fake_transport_refused),
+        cmocka_unit_test(test_fake_transport_handshake_timeout),
+        cmocka_unit_test(test_framed_cap_boundaries),
         cmocka_unit_test(test_lifetime_replaces),
         cmocka_unit_test(test_lifetime_zero_ramps),
         cmocka_unit_test(test_refused_counted),

@@ -606,15 +606,73 @@ static void test_markers_and_stop(void **state)
     expect_fail(64, "--message-stop: Non-trivial expressions are not supported\n");
 }
 
+/* A file name that does not exist (in the current directory either). */
+#define NO_SUCH_FILE "/nonexistent-netgrind-test/none.pem"
+
+static void test_ssl(void **state)
+{
+    (void)state;
+    RUN(EARLY, "x:1");
+    expect_ok();
+    assert_false(R.o.cfg.ssl);
+    assert_string_equal(R.o.cfg.ssl_cert, "cert.pem"); /* tcpkali 1.2's defaults */
+    assert_string_equal(R.o.cfg.ssl_key, "key.pem");
+    assert_false(R.o.cfg.ssl_cert_given);
+    assert_false(R.o.cfg.ssl_key_given);
+    /* A client needs no files: it presents a certificate only when one is given. */
+    RUN(EARLY, "--ssl", "x:1");
+    expect_ok();
+    assert_true(R.o.cfg.ssl);
+    RUN(PARSE, "--ssl", "--ssl-cert", "c.pem", "--ssl-key=k.pem", "--ws", "x:1");
+    expect_ok();
+    assert_string_equal(R.o.cfg.ssl_cert, "c.pem");
+    assert_string_equal(R.o.cfg.ssl_key, "k.pem");
+    assert_true(R.o.cfg.ssl_cert_given);
+    assert_true(R.o.cfg.ssl_key_given);
+    assert_true(R.o.cfg.websocket);
+    RUN(PARSE, "--ssl-cert");
+    expect_fail(64, "tcpkali: option '--ssl-cert' requires an argument\n--ssl-cert: option "
+                    "requires an argument\n");
+    RUN(PARSE, "--ssl=1");
+    expect_fail(64, "tcpkali: option '--ssl' doesn't allow an argument\n--ssl=1: option "
+                    "takes no argument\n");
+    /* A listener needs its certificate and key: the original's messages, exit 66. */
+    RUN(EARLY, "--ssl", "-l", "1", "--ssl-cert", NO_SUCH_FILE);
+    expect_fail(66, NO_SUCH_FILE ": Can not access X.509 certificate file.\n");
+    char self[64];
+    snprintf(self, sizeof self, "/proc/%d/stat", (int)getpid()); /* a file that exists */
+    RUN(EARLY, "--ssl", "-l", "1", "--ssl-cert", self, "--ssl-key", NO_SUCH_FILE);
+    expect_fail(66, NO_SUCH_FILE ": Can not access SSL private key file\n");
+    RUN(EARLY, "--ssl", "-l", "1", "--ssl-cert", self, "--ssl-key", self);
+    expect_ok();
+    /* Without --ssl the files are not looked at. */
+    RUN(EARLY, "-l", "1", "--ssl-cert", NO_SUCH_FILE);
+    expect_ok();
+    /* --help lists them after --ws, as tcpkali 1.2 does. */
+    RUN(PARSE, "--help");
+    assert_non_null(strstr(R.out,
+                           "  --ws, --websocket            Use RFC6455 WebSocket transport\n"
+                           "  --ssl                        Enable TLS\n"
+                           "  --ssl-cert <filename>        X.509 certificate file (default: "
+                           "cert.pem)\n"
+                           "  --ssl-key <filename>         Private key file (default: key.pem)\n"
+                           "  -H, --header <string>        Add HTTP header into WebSocket "
+                           "handshake\n"));
+}
+
 static void test_headers_and_ws(void **state)
 {
     (void)state;
     RUN(EARLY, "-H", "X-Test: 1", "x:1");
     expect_fail(64, "--header option ignored without --websocket\n");
-    RUN(EARLY, "--ws", "x:1");
-    assert_false(R.ok);
-    assert_int_equal(R.code, 64);
-    assert_non_null(strstr(R.err, "WebSocket is not supported yet"));
+    /* WebSocket is supported now: --ws and -H with it pass the early checks. */
+    RUN(EARLY, "--ws", "-H", "X-Test: 1", "x:1");
+    expect_ok();
+    assert_true(R.o.cfg.websocket);
+    assert_int_equal(R.o.cfg.nheaders, 1);
+    assert_string_equal(R.err, "");
+    RUN(EARLY, "-H", "X-Test: 1", "--websocket", "x:1"); /* order does not matter */
+    expect_ok();
     RUN(PARSE, "--websocket", "-H", "X-A: 1", "--header", "", "-H", "1bad: x", "x:1");
     expect_ok();
     assert_true(R.o.cfg.websocket);
@@ -715,6 +773,15 @@ static void test_rate_search(void **state)
     expect_fail(64, "Expecting --message-rate @<Latency> > 0\n");
     RUN(PARSE, "-r", "@5x");
     expect_fail(64, "Unknown prefix \"x\" in 5x\nExpecting --message-rate @<Latency> > 0\n");
+    /* The search needs a message latency: --latency-marker, or (as tcpkali 1.2)
+     * --message-marker. */
+    RUN(ALL, "-r", "@5ms", "-m", "x", "127.0.0.1:1");
+    assert_false(R.ok);
+    assert_int_equal(R.code, 64);
+    assert_non_null(strstr(R.err, "--message-rate @<Latency> requires specifying "
+                                  "--latency-marker as well.\n"));
+    RUN(ALL, "-r", "@5ms", "-m", "x", "--message-marker", "127.0.0.1:1");
+    expect_ok();
 }
 
 /* ---- getopt, help, version ---------------------------------------------------------------- */
@@ -1050,6 +1117,7 @@ int main(void)
         cmocka_unit_test_teardown(test_rate_search, teardown),
         cmocka_unit_test_teardown(test_unknown_and_missing, teardown),
         cmocka_unit_test_teardown(test_help_and_version, teardown),
+        cmocka_unit_test_teardown(test_ssl, teardown),
         cmocka_unit_test_teardown(test_destinations, teardown),
         cmocka_unit_test_teardown(test_listen_addresses, teardown),
         cmocka_unit_test_teardown(test_late_checks, teardown),

@@ -259,6 +259,47 @@ static void test_summary_extras(void **state)
     hist_free(&hm);
 }
 
+/* Failed handshakes: one line per kind, only nonzero causes, before "Test duration"; none
+ * at all when nothing failed (the default output stays the original's). */
+static void test_summary_handshake_failures(void **state)
+{
+    (void)state;
+    char out[CAP];
+    struct tk_summary s = {.bytes_sent = 10, .writes = 1, .duration_s = 1};
+    capture_summary(&s, out);
+    assert_null(strstr(out, "failures"));
+    s.hs_failures[TK_HSF_WS_STATUS] = 2;
+    s.hs_failures[TK_HSF_WS_EOF] = 1;
+    capture_summary(&s, out);
+    assert_non_null(strstr(out, "Packet rate estimate: 0.0↓, 1.0↑ (0↓, 1↑ TCP MSS/op)\n"
+                                "WebSocket upgrade failures: 3 (ws_status: 2, ws_eof: 1)\n"
+                                "Test duration: 1 s.\n"));
+    assert_null(strstr(out, "TLS"));
+    s.hs_failures[TK_HSF_TLS_PROTOCOL] = 4;
+    s.hs_failures[TK_HSF_WS_ACCEPT] = 5;
+    s.hs_failures[TK_HSF_WS_MALFORMED] = 6;
+    s.hs_failures[TK_HSF_WS_REQUEST] = 7;
+    s.hs_failures[TK_HSF_TLS_EOF] = 8;
+    s.connect_refused = 1;
+    capture_summary(&s, out);
+    assert_non_null(strstr(out, "Connection failures: 1 (1 refused, 0 timed out, 0 other)\n"
+                                "WebSocket upgrade failures: 21 (ws_status: 2, ws_accept: 5, "
+                                "ws_malformed: 6, ws_request: 7, ws_eof: 1)\n"
+                                "TLS handshake failures: 12 (tls_protocol: 4, tls_eof: 8)\n"
+                                "Test duration: 1 s.\n"));
+    /* The same lines alone (after "Could not create N connections"). */
+    uint64_t only_tls[TK_HSF_COUNT] = {0};
+    only_tls[TK_HSF_TLS_EOF] = 1;
+    FILE *f = tmpfile();
+    tk_print_hs_failures(f, only_tls);
+    fflush(f);
+    rewind(f);
+    size_t n = fread(out, 1, CAP - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    assert_string_equal(out, "TLS handshake failures: 1 (tls_eof: 1)\n");
+}
+
 /* ---- status line -------------------------------------------------------------------------- */
 
 static void test_ribbon(void **state)
@@ -438,6 +479,14 @@ static void test_statsd_lines(void **state)
                              "ns.latency.message.min:1.0|g\n"
                              "ns.latency.message.mean:2.1|g\n"
                              "ns.latency.message.max:12.0|g\n");
+    /* With --ws or --ssl: connections.handshake_failures after the original's lines. */
+    int first = cap.n;
+    struct tk_statsd_figures hs = {.handshakes = true, .hs_failures = 9};
+    assert_int_equal(tk_statsd_add_traffic(&b, "ns", &hs), 0);
+    statsd_batch_flush(&b);
+    assert_int_equal(cap.n, first + 1);
+    assert_non_null(strstr(cap.data[first], "ns.traffic.msgs.sent:0|c\n"
+                                            "ns.connections.handshake_failures:9|c\n"));
     /* A kind without samples sends nothing. */
     struct hist empty;
     hist_init(&empty, HIST_SUB_BITS_DEFAULT);
@@ -604,6 +653,27 @@ static void test_json_summary(void **state)
     assert_non_null(strstr(buf, "\"p99_5_ms\":"));
     assert_null(strstr(buf, "\"connect\":{"));
     assert_non_null(strstr(buf, "\"send_lag_us\":null")); /* no -r */
+    /* Transport figures: always there, every cause by name. */
+    assert_non_null(strstr(buf, "\"transport\":{\"ws_frames_rcvd\":0,\"handshake_failures\":"
+                                "{\"total\":0,\"ws_status\":0,\"ws_accept\":0,"
+                                "\"ws_malformed\":0,\"ws_request\":0,\"ws_eof\":0,"
+                                "\"tls_protocol\":0,\"tls_eof\":0}}"));
+    total.ws_frames_rcvd = 12;
+    total.hs_failures[TK_HSF_WS_ACCEPT] = 2;
+    total.hs_failures[TK_HSF_TLS_EOF] = 1;
+    f = tmpfile();
+    json_init(&j, f, false);
+    json_object_begin(&j);
+    tk_json_summary(&j, &s, &total, 2);
+    json_object_end(&j);
+    assert_int_equal(json_finish(&j), 0);
+    rewind(f);
+    n = fread(buf, 1, CAP - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(buf, "\"transport\":{\"ws_frames_rcvd\":12,\"handshake_failures\":"
+                                "{\"total\":3,\"ws_status\":0,\"ws_accept\":2,"));
+    assert_non_null(strstr(buf, "\"tls_eof\":1}}"));
     hist_free(&h);
 }
 
@@ -691,6 +761,7 @@ int main(void)
         cmocka_unit_test(test_summary_c),
         cmocka_unit_test(test_summary_d),
         cmocka_unit_test(test_summary_extras),
+        cmocka_unit_test(test_summary_handshake_failures),
         cmocka_unit_test(test_ribbon),
         cmocka_unit_test(test_traffic_line),
         cmocka_unit_test(test_ema),
