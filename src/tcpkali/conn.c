@@ -85,6 +85,14 @@ static void conn_dump(const struct tk_conn *c, const char *what, const uint8_t *
     tk_buf_free(&b);
 }
 
+/* struct tk_io's dump hook: handshake bytes the transport wrote (out) or read, for -d. */
+static void conn_dump_hook(void *ctx, bool out, const uint8_t *p, size_t n)
+{
+    const struct tk_conn *c = ctx;
+    if (c->flags & (out ? TK_CF_DUMP_OUT : TK_CF_DUMP_IN))
+        conn_dump(c, out ? "Snd" : "Rcv", p, n);
+}
+
 static void io_account(struct tk_worker *w, const struct tk_io *io)
 {
     w->f.c.bytes_sent += io->wire_out;
@@ -309,6 +317,18 @@ static void connect_failed(struct tk_conn *c, int err, bool timed_out)
     connect_failure(w, dest, err, timed_out);
 }
 
+/* The engine itself ends an established connection: the transport's best-effort goodbye
+ * (TLS close_notify, WebSocket close frame), never waiting for an answer. */
+static void conn_say_goodbye(struct tk_conn *c)
+{
+    const struct tk_transport *tr = c->w->e->tr;
+    if (!tr->shutdown)
+        return;
+    struct tk_io io = {0};
+    tr->shutdown(tr, conn_ts(c), c->lfd.fd, &io);
+    io_account(c->w, &io);
+}
+
 static void conn_close(struct tk_conn *c, enum tk_close_why why, int err)
 {
     struct tk_worker *w = c->w;
@@ -321,6 +341,8 @@ static void conn_close(struct tk_conn *c, enum tk_close_why why, int err)
         connect_failed(c, err ? err : ECONNABORTED, false);
         return;
     }
+    if (established && (why == TK_CLOSE_LIFETIME || why == TK_CLOSE_STOP))
+        conn_say_goodbye(c);
     switch (why) {
     case TK_CLOSE_EOF: k->conns_closed_by_peer++; break;
     case TK_CLOSE_ERROR: k->conns_reset++; break;
@@ -1126,7 +1148,7 @@ static void conn_pick_dump(struct tk_conn *c)
 /* Past connect() and any handshake: the connection is established. An outgoing one now
  * counts in conns_out (ramp-up), leaves the connect-timeout FIFO and starts its lifetime;
  * an accepted one counts in conns_in. Then sending and receiving begin. */
-static void conn_ready(struct tk_conn *c)
+static bool conn_ready(struct tk_conn *c)
 {
     struct tk_worker *w = c->w;
     struct tk_counters *k = &w->f.c;
@@ -1142,7 +1164,7 @@ static void conn_ready(struct tk_conn *c)
         k->conns_in++;
     }
     c->state = TK_CS_ACTIVE; /* a close from here on counts as an established one */
-    conn_begin(c);
+    return conn_begin(c);
 }
 
 /* The transport refused the handshake: counted by cause, reported (-v), closed. */
@@ -1170,6 +1192,10 @@ static void conn_handshake(struct tk_conn *c, uint32_t events)
 {
     const struct tk_engine *e = c->w->e;
     struct tk_io io = {0};
+    if (c->flags & (TK_CF_DUMP_IN | TK_CF_DUMP_OUT)) {
+        io.dump = conn_dump_hook;
+        io.dump_ctx = c;
+    }
     int rc = e->tr->handshake(e->tr, conn_ts(c), c->lfd.fd, &io);
     io_account(c->w, &io);
     if (rc == TK_HS_FAILED) {
@@ -1181,7 +1207,11 @@ static void conn_handshake(struct tk_conn *c, uint32_t events)
         return;
     }
     if (rc == TK_HS_DONE) {
-        conn_ready(c);
+        /* Bytes that came with the handshake's end (frames after the 101, records OpenSSL
+         * decrypted ahead) are held by the transport: level-triggered epoll will not signal
+         * them again, so read once now. */
+        if (conn_ready(c) && reading_on(c) && conn_read(c))
+            conn_update_events(c);
         return;
     }
     if (events & (EPOLLERR | EPOLLHUP)) {

@@ -899,7 +899,15 @@ static void final_fn(struct worker *wk, void *arg)
         close(w->ls[i].lfd.fd);
     }
     w->nls = 0;
+    /* Closing says goodbye on established connections (a WebSocket close frame, TLS
+     * close_notify): those bytes crossed the socket, so the final figures count them. */
+    struct tk_counters before = w->f.c;
     tk_worker_close_all(w);
+    struct tk_counters *fc = &e->final[w->index].c;
+    fc->bytes_sent += w->f.c.bytes_sent - before.bytes_sent;
+    fc->bytes_rcvd += w->f.c.bytes_rcvd - before.bytes_rcvd;
+    fc->writes += w->f.c.writes - before.writes;
+    fc->reads += w->f.c.reads - before.reads;
 }
 
 void tk_engine_stop(struct tk_engine *e)

@@ -429,12 +429,16 @@ static void search_tick(struct run *r, const struct tk_snapshot *s)
 
 static void on_deadline(struct loop *loop, struct loop_timer *t);
 
-static void begin_steady(struct run *r, const struct tk_snapshot *s)
+/* The steady phase begins at snapshot s: after ramp-up, or (from_start) at the start of a
+ * run without one (a pure listener, as spec §3.3's sink, no "Ramped up" line), whose
+ * summary then counts everything since the engine started, even a connection that arrived
+ * before the first snapshot. */
+static void begin_steady(struct run *r, const struct tk_snapshot *s, bool from_start)
 {
     r->phase = PH_STEADY;
     r->steady_ns = s->taken_ns;
-    r->base = s->c;
-    if (r->start_ns != s->taken_ns || s->c.conns_seen) {
+    r->base = from_start ? r->zero : s->c;
+    if (!from_start) {
         close_interval(r, s, false);
         r->ramp_recorded = true;
         r->ramp_s = secs(s->taken_ns - r->start_ns);
@@ -449,7 +453,7 @@ static void begin_steady(struct run *r, const struct tk_snapshot *s)
             report_event_end(&r->js);
         }
     }
-    r->interval_base = s->c;
+    r->interval_base = r->base;
     r->interval_base_ns = s->taken_ns;
     r->next_interval_ns = s->taken_ns + INTERVAL_NS;
     if (r->cfg->duration_ns != UINT64_MAX) {
@@ -506,7 +510,7 @@ static void on_tick(struct loop *loop, struct loop_timer *t)
     if (open > r->max_open)
         r->max_open = open;
     if (r->phase == PH_RAMP && ramp_established(r, &s.c) >= r->cfg->connections)
-        begin_steady(r, &s);
+        begin_steady(r, &s, false);
     periodic(r, &s);
     tk_snapshot_free(&s);
     uint64_t period = r->phase == PH_RAMP ? RAMP_TICK_NS : STATUS_NS;
@@ -881,7 +885,7 @@ static void run_phases(struct run *r)
         if (r->cfg->duration_ns != UINT64_MAX)
             loop_timer_arm(r->loop, &r->deadline, s.taken_ns + r->cfg->duration_ns);
     } else {
-        begin_steady(r, &s);
+        begin_steady(r, &s, true);
     }
     tk_snapshot_free(&s);
     loop_timer_init(&r->tick, on_tick);

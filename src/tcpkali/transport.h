@@ -41,6 +41,12 @@ struct tk_io {
     uint64_t wire_in, wire_out; /* bytes */
     uint64_t reads, writes;     /* recv/send calls that moved data */
     uint64_t frames_in;         /* WebSocket frames received (every opcode) */
+    /* Optional (NULL: none), set by the engine for a connection it dumps (-d): a transport
+     * calls it with the protocol bytes of its own handshake that it wrote (out) or read,
+     * as they crossed its lower layer (the WebSocket request and 101 response, in
+     * plaintext). The engine dumps application bytes itself; TLS records are not passed. */
+    void (*dump)(void *ctx, bool out, const uint8_t *p, size_t n);
+    void *dump_ctx;
 };
 
 enum {

@@ -273,6 +273,29 @@ static int hs_head_done(struct ws_conn *s, int rc, const uint8_t *rest, size_t n
     return WS_HS_CONTINUE; /* the caller's loop writes the answer now */
 }
 
+/* Handshake bytes for the engine's -d dump, when it asked for them. */
+static void hs_dump(struct tk_io *io, bool out, const uint8_t *p, size_t n)
+{
+    if (io->dump && n > 0)
+        io->dump(io->dump_ctx, out, p, n);
+}
+
+/* Writes the handshake bytes in out (request, 101 or 400) like out_write, showing each
+ * chunk the lower transport took to the dump hook. */
+static int hs_write(const struct tk_transport *t, struct ws_conn *s, int fd, struct tk_io *io)
+{
+    const struct tk_transport *lo = t->lower;
+    while (out_left(s) > 0) {
+        const uint8_t *p = s->out.data + s->out_off;
+        ssize_t r = lo->send(lo, lower_ts(s), fd, p, out_left(s), io);
+        if (r < 0)
+            return (int)r;
+        hs_dump(io, true, p, (size_t)r);
+        s->out_off += (size_t)r;
+    }
+    return out_write(t, s, fd, io); /* resets out, flushes what the lower still holds */
+}
+
 /* Reads the head from the lower transport until it is complete: WS_HS_CONTINUE then, or
  * TK_HS_WANT_READ, TK_HS_FAILED, -errno. */
 static int hs_read(const struct tk_transport *t, struct ws_conn *s, int fd, struct tk_io *io)
@@ -289,6 +312,7 @@ static int hs_read(const struct tk_transport *t, struct ws_conn *s, int fd, stru
             return hs_fail(s, TK_HSF_WS_EOF);
         size_t used = 0;
         int rc = tk_ws_hs_parse(s->hsp, buf, (size_t)r, &used);
+        hs_dump(io, false, buf, used);
         if (rc != TK_WS_HS_MORE)
             return hs_head_done(s, rc, buf + used, (size_t)r - used);
     }
@@ -312,7 +336,7 @@ static int ws_handshake(const struct tk_transport *t, void *ts, int fd, struct t
                 return rc;
             break;
         case WS_HS_SEND:
-            rc = out_write(t, s, fd, io);
+            rc = hs_write(t, s, fd, io);
             if (rc == -EAGAIN)
                 return TK_HS_WANT_WRITE;
             if (rc < 0)
@@ -330,7 +354,7 @@ static int ws_handshake(const struct tk_transport *t, void *ts, int fd, struct t
             break;
         case WS_HS_REFUSE:
             /* One try to tell the peer why; the connection closes either way. */
-            (void)out_write(t, s, fd, io);
+            (void)hs_write(t, s, fd, io);
             return hs_fail(s, (enum tk_hs_fail)s->fail);
         case WS_HS_DONE:
             free(s->hsp);
@@ -556,6 +580,21 @@ static ssize_t ws_recv(const struct tk_transport *t, void *ts, int fd, uint8_t *
     }
 }
 
+/* The engine ends the connection: a close frame (status 1000, normal closure) when our
+ * stream is between frames and no close was exchanged yet, written only as far as the socket
+ * takes it now, then the lower's goodbye (TLS close_notify). */
+static void ws_shutdown(const struct tk_transport *t, void *ts, int fd, struct tk_io *io)
+{
+    struct ws_conn *s = ts;
+    const struct tk_transport *lo = t->lower;
+    static const uint8_t status_1000[2] = {0x03, 0xE8};
+    if (!s->mid_frame && !s->echo_open && !s->close_seen && !s->proto_error &&
+        queue_frame(s, TK_WS_FIN | TK_WS_OP_CLOSE, status_1000, 2) == 0)
+        (void)out_write(t, s, fd, io);
+    if (lo->shutdown)
+        lo->shutdown(lo, lower_ts(ts), fd, io);
+}
+
 static void ws_destroy(struct tk_transport *t)
 {
     free(t->ctx);
@@ -590,6 +629,7 @@ struct tk_transport *tk_transport_ws_new(const struct tk_config *cfg,
     t->recv = ws_recv;
     t->pending = ws_pending;
     t->flush = ws_flush;
+    t->shutdown = ws_shutdown;
     t->conn_free = ws_conn_free;
     t->destroy = ws_destroy;
     return t;

@@ -143,35 +143,49 @@ def failed_line(msg):
     return 'Failed to parse ""' + msg.replace("\\", "\\\\") + '""'
 
 
-def three_lines(res, token, second_rx, msg):
+def error_lines(res, token, second_rx, msg):
+    """The parse error's lines, ending the output: "Unexpected token ...: <token>" (only when
+    token is not None: the original prints it only for what its lexer cannot tokenize),
+    "Parse error near token ..." matching second_rx, and "Failed to parse ..."."""
     lines = res.stderr.splitlines()
-    first = [i for i, l in enumerate(lines)
-             if re.fullmatch(r"Unexpected token in (message|regular) expression: "
-                             + re.escape(token), l)]
-    check(first, f"no 'Unexpected token in message expression: {token}' line", res)
-    i = first[0]
-    check(i + 2 < len(lines) and re.fullmatch(second_rx, lines[i + 1]), f"the second line "
-          f"is not /{second_rx}/", res)
+    if token is None:
+        first = [i for i, l in enumerate(lines) if re.fullmatch(second_rx, l)]
+        check(first, f"no line matching /{second_rx}/", res)
+        i = first[0] - 1
+        check(i < 0 or not lines[i].startswith("Unexpected token"),
+              "an 'Unexpected token' line for a grammar error", res)
+    else:
+        first = [i for i, l in enumerate(lines)
+                 if re.fullmatch(r"Unexpected token in (message|regular) expression: "
+                                 + re.escape(token), l)]
+        check(first, f"no 'Unexpected token in message expression: {token}' line", res)
+        i = first[0]
+        check(i + 2 < len(lines) and re.fullmatch(second_rx, lines[i + 1]), f"the second "
+              f"line is not /{second_rx}/", res)
     check(lines[i + 2] == failed_line(msg), f"the third line is {lines[i + 2]!r}, expected "
           f"{failed_line(msg)!r}", res)
-    check(i + 3 == len(lines), f"more lines after the three: {lines[i + 3:]}", res)
+    check(i + 3 == len(lines), f"more lines after the error: {lines[i + 3:]}", res)
     check("Total data sent" not in res.stdout, "a summary after a parse error", res)
 
 
 @test
-def parse_error_prints_the_three_lines(h):
+def parse_error_prints_the_originals_lines(h):
     """Spec §2 and §4.1: an unknown word in an expression gives the original's three lines,
     exactly (the spec's example: -m '\\{connection.foo}'), and exit 1; the same form for
-    a word elsewhere in a message, an unterminated expression and an empty regex
-    alternative (§4.2)."""
+    a word elsewhere in a message and an empty regex alternative (§4.2). A grammar error
+    (an unterminated expression) has no "Unexpected token" line, as the original's lexer
+    prints it only for what it cannot tokenize."""
     msg = r"\{connection.foo}"
-    three_lines(expr_error(h, msg), "foo", re.escape(
+    error_lines(expr_error(h, msg), "foo", re.escape(
         'Parse error near token "foo": syntax error, unexpected end of expression, expecting '
         ' ptr or uid or re'), msg)
-    for bad, token in ((r"a\{foo}b", "foo"), (r"\{connection.uid", "uid"),
-                       (r"\{re (ab|)}", "(ab|)")):
-        three_lines(expr_error(h, bad), token, r'Parse error near token "' + re.escape(token)
+    for bad, token in ((r"a\{foo}b", "foo"), (r"\{re (ab|)}", "(ab|)")):
+        error_lines(expr_error(h, bad), token, r'Parse error near token "' + re.escape(token)
                     + r'": syntax error, .+', bad)
+    bad = r"\{connection.uid"
+    error_lines(expr_error(h, bad), None, re.escape(
+        'Parse error near token "uid": syntax error, unexpected end of expression, '
+        "expecting '%' or '}'"), bad)
 
 
 @test

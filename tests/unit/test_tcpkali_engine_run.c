@@ -398,6 +398,11 @@ static void test_dynamic_source(void **state)
 static int fake_server_mode;
 static size_t fake_unit;
 static atomic_int fake_cut_sends;
+/* Mode 3 (the server's answer carries data): "HS!" and FAKE_EXTRA in one send; the client
+ * reads all it can in its last handshake read and holds the extra bytes for its next recv,
+ * as the WebSocket transport holds frames that came with the 101. */
+#define FAKE_EXTRA "early\n"
+static atomic_int fake_shutdowns; /* shutdown calls (it writes nothing) */
 
 struct fake_ts {
     bool outgoing;
@@ -407,6 +412,8 @@ struct fake_ts {
     enum tk_hs_fail cause;
     struct tk_buf pend;
     size_t pend_off;
+    uint8_t held[16]; /* client, mode 3: read past the answer, for the next recv */
+    size_t nheld;
 };
 
 static int fake_init(const struct tk_transport *t, void *ts, bool outgoing,
@@ -427,6 +434,27 @@ static void fake_free(const struct tk_transport *t, void *ts)
 /* Reads the 3 handshake bytes: 1 when they are all there, 0 to wait, or TK_HS_FAILED/-errno. */
 static int fake_read3(struct fake_ts *f, int fd, struct tk_io *io)
 {
+    if (f->outgoing && fake_server_mode == 3) {
+        /* Everything there is, as a transport reading ahead does; what follows the answer
+         * is held. */
+        uint8_t b[3 + sizeof(f->held)];
+        ssize_t r = recv(fd, b, 3 - f->nin + sizeof(f->held), MSG_DONTWAIT);
+        if (r > 0) {
+            io->wire_in += (uint64_t)r;
+            io->reads++;
+            size_t take = (size_t)r < 3 - f->nin ? (size_t)r : 3 - f->nin;
+            memcpy(f->in + f->nin, b, take);
+            f->nin += take;
+            memcpy(f->held, b + take, (size_t)r - take);
+            f->nheld = (size_t)r - take;
+            return f->nin == 3;
+        }
+        if (r == 0) {
+            f->cause = TK_HSF_WS_EOF;
+            return TK_HS_FAILED;
+        }
+        return errno == EAGAIN ? 0 : -errno;
+    }
     ssize_t r = recv(fd, f->in + f->nin, 3 - f->nin, MSG_DONTWAIT);
     if (r == 0) {
         f->cause = TK_HSF_WS_EOF;
@@ -481,6 +509,15 @@ static int fake_handshake(const struct tk_transport *t, void *ts, int fd, struct
     if (fake_server_mode == 2) {
         f->step = 99;
         return TK_HS_WANT_READ;
+    }
+    if (fake_server_mode == 3) {
+        static const char answer[] = "HS!" FAKE_EXTRA;
+        if (send(fd, answer, sizeof(answer) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+            (ssize_t)sizeof(answer) - 1)
+            return -EIO;
+        io->wire_out += sizeof(answer) - 1;
+        io->writes++;
+        return TK_HS_DONE;
     }
     rc = fake_send3(fd, fake_server_mode == 1 ? "NO!" : "HS!", io);
     if (rc < 0)
@@ -538,6 +575,13 @@ static ssize_t fake_recv(const struct tk_transport *t, void *ts, int fd, uint8_t
                          struct tk_io *io)
 {
     struct fake_ts *f = ts;
+    if (f->nheld > 0 && cap >= f->nheld) { /* already counted on the wire */
+        size_t n = f->nheld;
+        memcpy(buf, f->held, n);
+        f->nheld = 0;
+        io->frames_in++;
+        return (ssize_t)n;
+    }
     ssize_t r = tk_transport_plain.recv(t, NULL, fd, buf, cap, io);
     if (r > 0) {
         io->frames_in++;
@@ -545,6 +589,15 @@ static ssize_t fake_recv(const struct tk_transport *t, void *ts, int fd, uint8_t
             return -ENOMEM;
     }
     return r;
+}
+
+static void fake_shutdown(const struct tk_transport *t, void *ts, int fd, struct tk_io *io)
+{
+    (void)t;
+    (void)ts;
+    (void)fd;
+    (void)io;
+    atomic_fetch_add(&fake_shutdowns, 1);
 }
 
 static struct tk_transport fake_tr = {
@@ -558,6 +611,7 @@ static struct tk_transport fake_tr = {
     .recv = fake_recv,
     .pending = fake_pending,
     .flush = fake_flush,
+    .shutdown = fake_shutdown,
     .conn_free = fake_free,
 };
 
@@ -653,6 +707,36 @@ static void test_fake_transport_echo(void **state)
     assert_int_equal(s.c.bytes_sent, 2 * 3 + 5 * s.c.msgs_sent);
     assert_true(s.c.ws_frames_rcvd > 0);
     tk_snapshot_free(&s);
+    rig_free_fake(&r);
+}
+
+/* Bytes that came with the handshake's last read and are held by the transport: the socket
+ * will not signal them again, so the engine must read once right after TK_HS_DONE. The
+ * client sends nothing, so nothing else ever arrives. Then the engine's stop says goodbye
+ * (shutdown) on each established connection, and only on those. */
+static void test_fake_transport_data_with_handshake(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    start_sink_fake(&r, TK_LISTEN_SILENT, 3);
+    r.cli_cfg.connections = 2;
+    r.cli_cfg.message_stop = "early";
+    r.cli_cfg.message_stop_len = 5;
+    atomic_store(&fake_shutdowns, 0);
+    start_client_fake(&r, false);
+    assert_int_equal(wait_conns_out(r.cli, 2).conns_out, 2);
+    uint64_t deadline = clock_mono_ns() + 3000 * MS;
+    struct tk_counters c;
+    while ((c = counters(r.cli)).ws_frames_rcvd < 2 && clock_mono_ns() < deadline)
+        sleep_ms(5);
+    assert_int_equal(c.ws_frames_rcvd, 2);
+    assert_int_equal(c.bytes_rcvd, 2 * (3 + strlen(FAKE_EXTRA)));
+    loop_run_posted(r.control);
+    assert_int_equal(r.seen.stops, 1); /* the held bytes reached the scan (posted once) */
+    assert_int_equal(atomic_load(&fake_shutdowns), 0);
+    tk_engine_stop(r.cli);
+    assert_int_equal(atomic_load(&fake_shutdowns), 2);
     rig_free_fake(&r);
 }
 
@@ -855,6 +939,7 @@ int main(void)
         cmocka_unit_test(test_latency_marker_skip),
         cmocka_unit_test(test_dynamic_source),
         cmocka_unit_test(test_fake_transport_echo),
+        cmocka_unit_test(test_fake_transport_data_with_handshake),
         cmocka_unit_test(test_fake_transport_refused),
         cmocka_unit_test(test_fake_transport_handshake_timeout),
         cmocka_unit_test(test_framed_cap_boundaries),
