@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/util.h"
+
 /* Copies the n bytes at s into dst (size cap) as a string; false when it does not fit. */
 static bool copy_part(char *dst, size_t cap, const char *s, size_t n)
 {
@@ -327,17 +329,6 @@ int addr_parse_port_list(const char *s, uint16_t min, uint16_t max, unsigned cou
 
 /* ---- MAC lists ---- */
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Six 1- or 2-digit hex octets joined by ':', exactly len bytes. */
 static bool parse_mac(const char *s, size_t len, uint8_t mac[6])
 {
@@ -349,8 +340,8 @@ static bool parse_mac(const char *s, size_t len, uint8_t mac[6])
             i++;
         }
         int v = 0, digits = 0;
-        while (i < len && digits < 3 && hex_digit(s[i]) >= 0) {
-            v = v * 16 + hex_digit(s[i]);
+        while (i < len && digits < 3 && util_hex_digit((unsigned char)s[i]) >= 0) {
+            v = v * 16 + util_hex_digit((unsigned char)s[i]);
             i++;
             digits++;
         }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
+
 int tk_marker_init(struct tk_marker *m, const void *pat, size_t len)
 {
     memset(m, 0, sizeof(*m));
@@ -89,17 +91,6 @@ bool tk_marker_find_skip(const struct tk_marker *m, uint32_t *state, uint64_t *s
     return false;
 }
 
-static int hex_nibble(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return 0; /* tcpkali counts a non-hex digit as 0 */
-}
-
 bool tk_msgmark_next(const struct tk_marker *prefix, struct tk_msgmark_state *s,
                      const uint8_t *buf, size_t len, size_t *pos, uint64_t *ts_us)
 {
@@ -115,7 +106,8 @@ bool tk_msgmark_next(const struct tk_marker *prefix, struct tk_msgmark_state *s,
         }
         uint8_t b = buf[i++];
         if (s->digits < TK_MSGMARK_DIGITS) {
-            s->value = (s->value << 4) | (uint64_t)hex_nibble(b);
+            int d = util_hex_digit(b);
+            s->value = (s->value << 4) | (uint64_t)(d < 0 ? 0 : d); /* tcpkali: non-hex is 0 */
             s->digits++;
             continue;
         }

@@ -29,6 +29,7 @@
 #include <sys/time.h>
 
 #include "core/rng.h"
+#include "core/util.h"
 #include "tcpkali/expr.h"
 #include "tcpkali/marker.h"
 #include "tcpkali/regen.h"
@@ -87,17 +88,6 @@ uint64_t tk_rep_starts(size_t off, size_t n, size_t L)
     return (uint64_t)((off + n + L - 1) / L - (off + L - 1) / L);
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 size_t tk_unescape(const char *in, size_t len, uint8_t *out)
 {
     size_t o = 0;
@@ -120,7 +110,7 @@ size_t tk_unescape(const char *in, size_t len, uint8_t *out)
             break;
         case 'x': {
             int v = 0, n = 0, d;
-            while (n < 2 && i < len && (d = hex_value(in[i])) >= 0) {
+            while (n < 2 && i < len && (d = util_hex_digit((unsigned char)in[i])) >= 0) {
                 v = v * 16 + d;
                 i++;
                 n++;
