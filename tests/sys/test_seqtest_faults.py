@@ -17,7 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, run_tests, test, wait_until  # noqa: E402
-from faultrelay import parse_fault  # noqa: E402
+from faultrelay import DOWN, parse_fault  # noqa: E402
 from seqtest_helpers import (  # noqa: E402
     FaultRelay, parse_summary, run_sender, sender_argv, start_replier, stop_replier,
     summary_ok)
@@ -175,11 +175,20 @@ def drop_is_reported(h):
     replier_closed_at_the_fault(relay, summ, rres)
 
 
+def replier_read_to_end(relay):
+    """An -s sender without replies is done when its bytes are in the relay, not in the
+    replier: wait until the replier has read the stream to its end and closed its side, so
+    its summary counts every message."""
+    wait_until(lambda: relay.connections and relay.connections[0].eof[DOWN], 10,
+               "the replier closing the connection after the sender's end")
+
+
 @test
 def without_verify_a_duplicate_leaves_the_connection_open(h):
     """Without -o verify a seqno violation is reported and the replier goes on."""
     rep, relay = through_relay(h, ["dup:7"], verify=False)
     run_sender(h, "-s", f"127.0.0.1:{relay.port}", "count=20,rinterval=0", timeout=20)
+    replier_read_to_end(relay)
     summ, rres = stop_replier(rep)
     stderr_line(rres.stderr, peer_prefix(relay) + r"request seqno out of order \(7 != 8\)!!",
                 "seqno", rres)
@@ -192,6 +201,7 @@ def diagnostics_are_capped_at_20_lines_per_connection(h):
     rep, relay = through_relay(h, [f"dup:{i}" for i in range(30)], verify=False)
     res = run_sender(h, "-s", f"127.0.0.1:{relay.port}", "count=40,rinterval=0", timeout=20)
     check(res.rc == 0, "sender exit without verify", res)
+    replier_read_to_end(relay)
     summ, rres = stop_replier(rep)
     check(summ["violations"]["seqno"] == 30 and summ["received"] == 70,
           "all 30 violations are counted", rres)
