@@ -22,7 +22,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread
 LDLIBS   += -lssl -lcrypto -pthread -lm   # OpenSSL: tcpkali --ssl and WebSocket's SHA-1
 
 # Tools: one folder each under src/, one entry each in src/main.c.
-TOOLS     := seqtest udping tcpkali
+TOOLS     := seqtest udping tcpkali flowgrind
 TOOL_LINKS := seqtest udping_client udping_server tcpkali
 
 CORE_SRC  := $(wildcard src/core/*.c)
