@@ -20,10 +20,21 @@ endif
 CPPFLAGS += -Isrc -D_GNU_SOURCE -MMD -MP
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread
 LDLIBS   += -lssl -lcrypto -pthread -lm   # OpenSSL: tcpkali --ssl and WebSocket's SHA-1
+# xmlrpc-c (flowgrind's control plane): the Abyss server for flowgrindd, the curl client for
+# the controller.
+LDLIBS   += -lxmlrpc_server_abyss -lxmlrpc_server -lxmlrpc_abyss -lxmlrpc_client -lxmlrpc \
+            -lxmlrpc_xmlparse -lxmlrpc_xmltok -lxmlrpc_util
+CPPFLAGS += -DNETGRIND_HAVE_OPENSSL -DNETGRIND_HAVE_XMLRPC
+# libpcap is optional: flowgrindd -M dumps traffic only when it was there at build time.
+HAVE_PCAP ?= $(shell test -e /usr/include/pcap/pcap.h && echo 1)
+ifeq ($(HAVE_PCAP),1)
+CPPFLAGS += -DNETGRIND_HAVE_PCAP
+LDLIBS   += -lpcap
+endif
 
 # Tools: one folder each under src/, one entry each in src/main.c.
 TOOLS     := seqtest udping tcpkali flowgrind
-TOOL_LINKS := seqtest udping_client udping_server tcpkali
+TOOL_LINKS := seqtest udping_client udping_server tcpkali flowgrind flowgrindd flowgrind-stop
 
 CORE_SRC  := $(wildcard src/core/*.c)
 TOOL_SRC  := $(foreach t,$(TOOLS),$(wildcard src/$(t)/*.c))

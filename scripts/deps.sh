@@ -25,13 +25,15 @@ PKGS_build=(
     locales                         # unit tests: locale sources for a decimal-comma locale
     libssl-dev openssl              # tcpkali --ssl and WebSocket accept keys; s_server/s_client peers
     python3-websockets              # tests/interop: an independent WebSocket peer
+    libxmlrpc-core-c3-dev           # flowgrind's XML-RPC control plane (xmlrpc-c, Abyss, curl client)
+    libpcap-dev                     # flowgrindd -M traffic dumps
+    flowgrind                       # tests/interop: the real flowgrind 0.8.2 controller and daemon
 )
 OPT_build=()
 PKGS_bench=(sockperf iperf3)
 OPT_bench=(hyperfine)
 PKGS_newcomer=(debootstrap git)     # scripts/newcomer-check.sh
 OPT_newcomer=()
-# Coming with later tools: libxmlrpc-core-c3-dev libpcap-dev flowgrind. Add them to PKGS_build when the code that needs them lands.
 
 die() { echo "deps.sh: $*" >&2; exit 1; }
 

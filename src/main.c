@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/version.h"
+#include "flowgrind/flowgrind.h"
 #include "seqtest/seqtest.h"
 #include "tcpkali/tcpkali.h"
 #include "udping/udping.h"
@@ -19,6 +20,9 @@ static const struct tool tools[] = {
     {"udping_client", udping_client_main, "one-way UDP latency and loss: the sender"},
     {"udping_server", udping_server_main, "one-way UDP latency and loss: the receiver"},
     {"tcpkali", tcpkali_main, "TCP load generator and sink: connections, rates, latency"},
+    {"flowgrind", flowgrind_main, "distributed TCP measurement: the controller"},
+    {"flowgrindd", flowgrindd_main, "distributed TCP measurement: the daemon (XML-RPC)"},
+    {"flowgrind-stop", flowgrind_stop_main, "stop all flows on flowgrind daemons"},
 };
 
 static const struct tool *find_tool(const char *name)
