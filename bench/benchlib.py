@@ -218,15 +218,16 @@ def heading(title):
     print(f"\n=== {title} ===", flush=True)
 
 
-def compare(title, ng_name, ng_run, peer_name, peer_run, metrics, runs=RUNS, note=None):
-    """Runs ng_run() and peer_run() alternately `runs` times and prints each run, the medians
-    and the ratio netgrind/peer per metric. metrics: [(key, label, unit[, in_ratio]), ...]
-    (in_ratio False: shown, but no ratio). A side given as None (peer not installed) is left
-    out. Returns {side: {key: median}}."""
+def compare_sides(title, sides, metrics, ratios, runs=RUNS, note=None):
+    """Runs each side's function alternately `runs` times and prints each run, the medians and
+    the ratios. sides: [(name, fn)], fn one complete run returning {key: number}; a side given
+    as None (peer not installed) is left out. metrics: [(key, label, unit[, in_ratio]), ...]
+    (in_ratio False: shown, but no ratio). ratios: [(a, b)], each printed as a/b of the
+    medians when both sides ran. Returns {side: {key: median}}."""
     heading(title)
     if note:
         print(f"  {note}")
-    sides = [(n, f) for n, f in ((ng_name, ng_run), (peer_name, peer_run)) if f is not None]
+    sides = [(n, f) for n, f in sides if f is not None]
     results = {n: [] for n, _ in sides}
     for i in range(1, runs + 1):
         for name, fn in sides:
@@ -245,15 +246,23 @@ def compare(title, ng_name, ng_run, peer_name, peer_run, metrics, runs=RUNS, not
             med[key] = statistics.median(vals) if vals else None
         medians[name] = med
         print(_row(f"median {name} ({len(results[name])})", med, metrics), flush=True)
-    if peer_run is not None and ng_run is not None:
+    for a, b in ratios:
+        if a not in medians or b not in medians:
+            continue
         cells = []
         for key, label, _, *flag in metrics:
             if flag and not flag[0]:
                 continue
-            a, b = medians[ng_name].get(key), medians[peer_name].get(key)
-            cells.append(f"{label} {a / b:.2f}" if a is not None and b else f"{label} -")
-        print(f"  ratio {ng_name}/{peer_name}: " + ", ".join(cells), flush=True)
+            x, y = medians[a].get(key), medians[b].get(key)
+            cells.append(f"{label} {x / y:.2f}" if x is not None and y else f"{label} -")
+        print(f"  ratio {a}/{b}: " + ", ".join(cells), flush=True)
     return medians
+
+
+def compare(title, ng_name, ng_run, peer_name, peer_run, metrics, runs=RUNS, note=None):
+    """compare_sides for netgrind against one peer: the ratio netgrind/peer per metric."""
+    return compare_sides(title, [(ng_name, ng_run), (peer_name, peer_run)], metrics,
+                         [(ng_name, peer_name)], runs, note)
 
 
 def sockperf_percentile(text, pct):

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build}"
 BIN="$BUILD/bin"
-SECTIONS=(seqtest udping tcpkali)
+SECTIONS=(seqtest udping tcpkali flowgrind)
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/netgrind-demo.XXXXXX")"
 PIDS=()
@@ -281,6 +281,68 @@ demo_tcpkali() {
     grep -q '^Aggregate message rate: ' "$wout" || fail "the WebSocket listener printed no message rate"
     grep -q '^Message latency at percentiles: ' "$wout" ||
         fail "the WebSocket listener printed no message latency"
+}
+
+# free_tcp_port: prints a TCP port free on 127.0.0.1 right now (flowgrindd takes its control
+# port by number: -p 0 is not a port it could report).
+free_tcp_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# wait_rpc PID PORT SECONDS: polls until the daemon on 127.0.0.1:PORT answers get_version;
+# fails if PID exits first.
+wait_rpc() {
+    local pid="$1" port="$2" deadline=$((SECONDS + $3))
+    until python3 - "$port" <<'PY' 2>/dev/null
+import socket, sys, xmlrpc.client
+socket.setdefaulttimeout(1)
+xmlrpc.client.ServerProxy(f"http://127.0.0.1:{sys.argv[1]}/RPC2").get_version()
+PY
+    do
+        kill -0 "$pid" 2>/dev/null || return 1
+        ((SECONDS < deadline)) || fail "the daemon did not answer get_version within $3 s"
+        sleep 0.05
+    done
+}
+
+demo_flowgrind() {
+    local daemon="$BIN/flowgrindd" ctl="$BIN/flowgrind" dout="$TMP/flowgrindd.out" port=""
+    local dpid="" try
+    heading "flowgrind: TCP flows driven over XML-RPC (doc/man/flowgrind.1, flowgrindd.1)"
+    echo "A daemon on loopback holds both ends of a flow; the controller tells it to send for"
+    echo "2 s from one end to the other and prints a report every 0.5 s, then a summary line"
+    echo "for the source (S) and the destination (D)."
+
+    echo
+    echo "--- 1. start flowgrindd in the foreground (-d) on a free control port; wait until it"
+    echo "       answers get_version"
+    for try in 1 2 3; do
+        port="$(free_tcp_port)"
+        start_bg "$dout" "$daemon" -d -b 127.0.0.1 -p "$port"
+        dpid=$BG_PID
+        wait_rpc "$dpid" "$port" 10 && break
+        # Exited: another process took the port in between? Then try another one.
+        grep -q 'in use' "$dout" || { indent "$dout" >&2; fail "flowgrindd exited"; }
+        dpid=""
+    done
+    [[ -n "$dpid" ]] || fail "flowgrindd found no free port"
+    indent "$dout"
+
+    echo
+    echo "--- 2. one bulk flow for 2 s, source and destination on that daemon"
+    run_bounded 30 "$ctl" -H "s=127.0.0.1/127.0.0.1:$port,d=127.0.0.1/127.0.0.1:$port" \
+        -T s=2 -i 0.5
+
+    echo
+    echo "--- 3. stop the daemon (SIGTERM)"
+    step "kill -TERM $dpid"
+    stop "$dpid" 10
+    echo "daemon exit status: $STOP_STATUS"
+    if ((STOP_STATUS != 0)); then
+        indent "$dout" >&2
+        fail "flowgrindd exited with status $STOP_STATUS"
+    fi
 }
 
 [[ -x "$BIN/netgrind" ]] || fail "$BIN/netgrind is not built: run 'make' (or 'make demo') first"
