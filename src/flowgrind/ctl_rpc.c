@@ -1,4 +1,5 @@
-/* The controller's XML-RPC client: one xmlrpc-c client on the curl transport. See ctl.h. */
+/* The controller's XML-RPC client: one xmlrpc-c client on the curl transport, its responses
+ * screened before the library parses them (rpc_client.h). See ctl.h. */
 
 #include "flowgrind/ctl.h"
 
@@ -6,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <xmlrpc-c/client.h>
+#include "flowgrind/rpc_client.h"
 
 /* A daemon that accepts the connection but never answers must not hang the controller for
  * ever; a minute is far beyond any get_reports of a healthy daemon. */
 #define CTL_RPC_TIMEOUT_MS 60000
 
 struct ctl_client {
-    xmlrpc_client *client;
+    struct fg_rpc_client rpc;
 };
 
 void ctl_fault_text(const xmlrpc_env *env, char *err, size_t errlen)
@@ -32,23 +33,11 @@ struct ctl_client *ctl_client_new(char *err, size_t errlen)
     xmlrpc_env env;
     xmlrpc_env_init(&env);
     xmlrpc_client_setup_global_const(&env);
-    if (!env.fault_occurred) {
-        struct xmlrpc_curl_xportparms curl;
-        memset(&curl, 0, sizeof(curl));
-        curl.dont_advertise = 1; /* no User-Agent, like the original's main client */
-        curl.timeout = CTL_RPC_TIMEOUT_MS;
-        struct xmlrpc_clientparms parms;
-        memset(&parms, 0, sizeof(parms));
-        parms.transport = "curl";
-        parms.transportparmsP = &curl;
-        /* the library's XMLRPC_CXPSIZE/XMLRPC_CPSIZE compute the same through a null
-         * pointer, which UBSan rejects */
-        parms.transportparm_size =
-            offsetof(struct xmlrpc_curl_xportparms, timeout) + sizeof(curl.timeout);
-        xmlrpc_client_create(&env, XMLRPC_CLIENT_NO_FLAGS, "flowgrind", FG_RPC_VERSION, &parms,
-                             offsetof(struct xmlrpc_clientparms, transportparm_size) +
-                                 sizeof(parms.transportparm_size),
-                             &c->client);
+    if (!env.fault_occurred) { /* no User-Agent, like the original's main client */
+        fg_rpc_client_open(&env, &c->rpc, "flowgrind", FG_RPC_VERSION, false,
+                           CTL_RPC_TIMEOUT_MS);
+        if (env.fault_occurred)
+            xmlrpc_client_teardown_global_const();
     }
     if (env.fault_occurred) {
         ctl_fault_text(&env, err, errlen);
@@ -64,8 +53,7 @@ void ctl_client_free(struct ctl_client *c)
 {
     if (!c)
         return;
-    if (c->client)
-        xmlrpc_client_destroy(c->client);
+    fg_rpc_client_close(&c->rpc);
     xmlrpc_client_teardown_global_const();
     free(c);
 }
@@ -83,7 +71,7 @@ int ctl_call(struct ctl_client *c, const char *url, const char *method, xmlrpc_v
     }
     xmlrpc_server_info *server = xmlrpc_server_info_new(&env, url);
     if (!env.fault_occurred) {
-        xmlrpc_client_call2(&env, c->client, server, method, params, result);
+        xmlrpc_client_call2(&env, c->rpc.client, server, method, params, result);
         xmlrpc_server_info_free(server);
     }
     xmlrpc_DECREF(params);

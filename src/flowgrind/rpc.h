@@ -231,4 +231,13 @@ void fg_rpc_report_init(struct fg_report *r);
  * constant 8192, response and gap constant 0, dump_prefix "flowgrind-", everything else 0. */
 void fg_rpc_settings_defaults(struct fg_endpoint_settings *s);
 
+/* --- the screen before xmlrpc-c parses a body (rpc_screen.c) ------------------------- */
+
+/* Whether an XML-RPC body (a call or a response) may be handed to xmlrpc-c 1.33: nested at
+ * most FG_RPC_MAX_XML_DEPTH elements, no document type declaration, every <i8> a plain
+ * in-range integer; any of these crashes or exhausts that library. reason (may be NULL)
+ * names the first failure. Pure; any thread. */
+#define FG_RPC_MAX_XML_DEPTH 256
+bool fg_rpc_xml_acceptable(const char *xml, size_t len, char *reason, size_t reasonlen);
+
 #endif

@@ -476,74 +476,6 @@ static const struct {
 
 /* --- the body check before xmlrpc-c parses ------------------------------------------- */
 
-static const char *skip_past(const char *p, const char *end, const char *token)
-{
-    size_t n = strlen(token);
-    for (; p + n <= end; p++)
-        if (memcmp(p, token, n) == 0)
-            return p + n;
-    return NULL;
-}
-
-/* Counts element depth in one pass: tags, quoted attribute values, comments and CDATA
- * sections are followed exactly enough that nothing can hide an opening tag or fake a
- * closing one; anything unusual only over-counts. */
-bool fg_server_xml_acceptable(const char *xml, size_t len, char *reason, size_t reasonlen)
-{
-    const char *p = xml, *end = xml + len;
-    unsigned depth = 0;
-    char dummy[1];
-    if (!reason) {
-        reason = dummy;
-        reasonlen = sizeof dummy;
-    }
-    while (p < end) {
-        const char *lt = memchr(p, '<', (size_t)(end - p));
-        if (!lt)
-            break;
-        p = lt + 1;
-        if (p < end && *p == '!') {
-            if ((size_t)(end - p) >= 3 && memcmp(p, "!--", 3) == 0) {
-                p = skip_past(p + 3, end, "-->");
-            } else if ((size_t)(end - p) >= 8 && memcmp(p, "![CDATA[", 8) == 0) {
-                p = skip_past(p + 8, end, "]]>");
-            } else {
-                snprintf(reason, reasonlen, "XML document type declarations are not accepted");
-                return false;
-            }
-            if (!p)
-                break; /* unterminated: the parser reports it */
-            continue;
-        }
-        bool closing = p < end && *p == '/', special = p < end && *p == '?';
-        char quote = 0, prev = 0;
-        for (; p < end; prev = *p++) {
-            if (quote) {
-                if (*p == quote)
-                    quote = 0;
-            } else if (*p == '"' || *p == '\'') {
-                quote = *p;
-            } else if (*p == '>') {
-                break;
-            }
-        }
-        if (p >= end)
-            break;
-        p++;
-        if (special || (prev == '/' && !closing))
-            continue; /* <?xml ...?> or an empty element <x/> */
-        if (closing) {
-            if (depth)
-                depth--;
-        } else if (++depth > FG_SERVER_MAX_XML_DEPTH) {
-            snprintf(reason, reasonlen, "XML nested deeper than %d elements",
-                     FG_SERVER_MAX_XML_DEPTH);
-            return false;
-        }
-    }
-    return true;
-}
-
 void fg_server_process_call(xmlrpc_env *env, void *arg, const char *xml, size_t len,
                             TSession *session, xmlrpc_mem_block **response)
 {
@@ -554,7 +486,7 @@ void fg_server_process_call(xmlrpc_env *env, void *arg, const char *xml, size_t 
     /* A controller that is not allowed gets its fault before xmlrpc-c parses anything, for
      * every method including the library's system.* ones. */
     if (controller_allowed(s, &refusal, session, "a call")) {
-        if (fg_server_xml_acceptable(xml, len, reason, sizeof reason)) {
+        if (fg_rpc_xml_acceptable(xml, len, reason, sizeof reason)) {
             xmlrpc_env_clean(&refusal);
             xmlrpc_registry_process_call2(env, s->registry, xml, len, session, response);
             return;

@@ -79,18 +79,12 @@ xmlrpc_registry *fg_server_registry(struct fg_server *s);
 /* The xmlrpc_call_processor the daemon installs on Abyss (xmlrpc_server_abyss_set_handler3,
  * xml_processor_arg = s): answers a controller outside allow_controller with its fault -500
  * before parsing anything; refuses, with fault -503, a body nested deeper than
- * FG_SERVER_MAX_XML_DEPTH elements or holding a document type declaration (xmlrpc-c's
- * parser frees its element tree recursively, so deep nesting overflows a thread's stack, and
- * it expands internal entities), then runs xmlrpc_registry_process_call2 with the session as
+ * FG_RPC_MAX_XML_DEPTH elements, holding a document type declaration or a malformed <i8>
+ * (fg_rpc_xml_acceptable says why), then runs xmlrpc_registry_process_call2 with the session as
  * callInfo. session may be NULL (fuzzing, tests). *response gets the reply (a fault reply
  * for a refused body); env's fault is set only when no reply could be built. Any thread. */
-#define FG_SERVER_MAX_XML_DEPTH 256
 void fg_server_process_call(xmlrpc_env *env, void *s, const char *xml, size_t len,
                             TSession *session, xmlrpc_mem_block **response);
-
-/* Whether a body passes the checks above; reason (may be NULL) names the first failure.
- * Pure; any thread. */
-bool fg_server_xml_acceptable(const char *xml, size_t len, char *reason, size_t reasonlen);
 
 /* The UUID get_uuid answers, generated once in fg_server_new. */
 const char *fg_server_uuid(const struct fg_server *s);

@@ -25,6 +25,7 @@
 #include "core/version.h"
 #include "flowgrind/flowgrind.h"
 #include "flowgrind/rpc.h"
+#include "flowgrind/rpc_client.h"
 
 #define STOP_PROG "flowgrind-stop"
 #define STOP_EXIT_OK 0
@@ -62,23 +63,6 @@ static int address_to_url(const char *arg, char *url, size_t len)
         return -1;
     int n = addr_flowgrind_url(&h, url, len);
     return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
-static xmlrpc_client *client_create(xmlrpc_env *env)
-{
-    struct xmlrpc_curl_xportparms curl;
-    memset(&curl, 0, sizeof curl);
-    curl.timeout = STOP_TIMEOUT_MS;
-    struct xmlrpc_clientparms parms;
-    memset(&parms, 0, sizeof parms);
-    parms.transport = "curl";
-    parms.transportparmsP = &curl;
-    parms.transportparm_size = XMLRPC_CXPSIZE(timeout);
-    xmlrpc_client *client = NULL;
-    /* no application name: the User-Agent is xmlrpc-c's and curl's, as the original sends */
-    xmlrpc_client_create(env, XMLRPC_CLIENT_NO_FLAGS, NULL, NULL, &parms,
-                         XMLRPC_CPSIZE(transportparm_size), &client);
-    return env->fault_occurred ? NULL : client;
 }
 
 /* stop_flow(-1) on url. 0, or -1 after a warning naming the daemon and the reason. */
@@ -123,16 +107,18 @@ static int stop_all(char **urls, int n)
         xmlrpc_env_clean(&env);
         return STOP_EXIT_DAEMON;
     }
-    xmlrpc_client *client = client_create(&env);
+    /* no application name: the User-Agent is xmlrpc-c's and curl's, as the original sends */
+    struct fg_rpc_client rc;
+    fg_rpc_client_open(&env, &rc, NULL, NULL, true, STOP_TIMEOUT_MS);
     int status = STOP_EXIT_OK;
-    if (client == NULL) {
+    if (env.fault_occurred) {
         fprintf(stderr, STOP_PROG ": error: XML-RPC client: %s\n", env.fault_string);
         status = STOP_EXIT_DAEMON;
     } else {
         for (int i = 0; i < n; i++)
-            if (stop_daemon(client, urls[i]) < 0)
+            if (stop_daemon(rc.client, urls[i]) < 0)
                 status = STOP_EXIT_DAEMON;
-        xmlrpc_client_destroy(client);
+        fg_rpc_client_close(&rc);
     }
     xmlrpc_client_teardown_global_const();
     xmlrpc_env_clean(&env);

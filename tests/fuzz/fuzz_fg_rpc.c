@@ -1,7 +1,8 @@
 /* libFuzzer harness for flowgrind's XML-RPC shapes (rpc.h), both sides. The input is an HTTP
- * body. As a daemon sees it: xmlrpc_parse_call, then the parser of the named method (any other
- * name: every call parser). As a controller sees it: xmlrpc_parse_response2, then every reply
- * parser on the result. Invariants: a parser returns 0 with no fault, or -1 with a fault code
+ * body, screened first by fg_rpc_xml_acceptable as both sides screen it (xmlrpc-c 1.33 itself
+ * dies on some bodies). As a daemon sees it: xmlrpc_parse_call, then the parser of the named
+ * method (any other name: every call parser). As a controller sees it: xmlrpc_parse_response2,
+ * then every reply parser on the result. Invariants: a parser returns 0 with no fault, or -1 with a fault code
  * and a non-empty one-line message; parsed strings are terminated and within their buffers;
  * at most cap reports; and what parsed, rebuilt by the matching builder and parsed again, gives
  * the same struct (values, not XML text, so xmlrpc-c's lossy double parsing is out of it). */
@@ -164,6 +165,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    if (!fg_rpc_xml_acceptable((const char *)data, size, NULL, 0))
+        return 0;
     xmlrpc_env env;
     xmlrpc_env_init(&env);
 

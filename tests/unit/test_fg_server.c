@@ -102,17 +102,17 @@ static void test_xml_acceptable(void **state)
     char reason[128];
     const char *ok = "<?xml version=\"1.0\"?><methodCall><methodName>get_status</methodName>"
                      "<params><param><value><i4>1</i4></value></param></params></methodCall>";
-    assert_true(fg_server_xml_acceptable(ok, strlen(ok), reason, sizeof reason));
+    assert_true(fg_rpc_xml_acceptable(ok, strlen(ok), reason, sizeof reason));
 
     /* Depth: the limit passes, one more does not, whatever hides the nesting. */
     size_t cap = 64 * 1024;
     char *deep = malloc(cap);
     size_t n = 0;
-    for (int i = 0; i < FG_SERVER_MAX_XML_DEPTH; i++)
+    for (int i = 0; i < FG_RPC_MAX_XML_DEPTH; i++)
         n += (size_t)snprintf(deep + n, cap - n, "<a>");
-    assert_true(fg_server_xml_acceptable(deep, n, reason, sizeof reason));
+    assert_true(fg_rpc_xml_acceptable(deep, n, reason, sizeof reason));
     n += (size_t)snprintf(deep + n, cap - n, "<a>");
-    assert_false(fg_server_xml_acceptable(deep, n, reason, sizeof reason));
+    assert_false(fg_rpc_xml_acceptable(deep, n, reason, sizeof reason));
     assert_non_null(strstr(reason, "nested deeper than 256"));
 
     /* Fake closers in text, comments, CDATA and attribute values must not count. */
@@ -120,20 +120,52 @@ static void test_xml_acceptable(void **state)
                                    "<a x=\"/>\">", "<a x='/>'>"};
     for (size_t k = 0; k < sizeof tricks / sizeof tricks[0]; k++) {
         n = 0;
-        for (int i = 0; i <= FG_SERVER_MAX_XML_DEPTH; i++)
+        for (int i = 0; i <= FG_RPC_MAX_XML_DEPTH; i++)
             n += (size_t)snprintf(deep + n, cap - n, "%s", tricks[k]);
-        assert_false(fg_server_xml_acceptable(deep, n, reason, sizeof reason));
+        assert_false(fg_rpc_xml_acceptable(deep, n, reason, sizeof reason));
     }
     /* Empty elements and closed siblings do not add up. */
     n = 0;
     for (int i = 0; i < 1000; i++)
         n += (size_t)snprintf(deep + n, cap - n, "<a/><b></b>");
-    assert_true(fg_server_xml_acceptable(deep, n, reason, sizeof reason));
+    assert_true(fg_rpc_xml_acceptable(deep, n, reason, sizeof reason));
     free(deep);
 
     const char *dtd = "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"aaaa\">]><x>&a;</x>";
-    assert_false(fg_server_xml_acceptable(dtd, strlen(dtd), reason, sizeof reason));
+    assert_false(fg_rpc_xml_acceptable(dtd, strlen(dtd), reason, sizeof reason));
     assert_non_null(strstr(reason, "document type"));
+}
+
+/* xmlrpc-c 1.33 dies on an <i8> it cannot convert (its error path formats a null string):
+ * only plain in-range integers pass, in calls and responses alike. */
+static void test_xml_i8_screen(void **state)
+{
+    (void)state;
+    static const char *good[] = {"0", "-1", "+1", "9223372036854775807",
+                                 "-9223372036854775808", "000000000000000000000000042"};
+    static const char *bad[] = {"1,384", "1x", "x", "-", "1 ", "0x10", "1e5",
+                                "9223372036854775808", "-9223372036854775809",
+                                "99999999999999999999999", "1&#44;3", "<![CDATA[1,3]]>",
+                                "1<!-- c -->2"};
+    static const char *tags[][2] = {{"<i8>", "</i8>"}, {"<ex:i8>", "</ex:i8>"},
+                                    {"<i8 a='1'>", "</i8>"}};
+    char xml[512], reason[128];
+    for (size_t t = 0; t < sizeof tags / sizeof tags[0]; t++) {
+        for (size_t k = 0; k < sizeof good / sizeof good[0]; k++) {
+            snprintf(xml, sizeof xml, "<methodResponse><params><param><value>%s%s%s</value>"
+                     "</param></params></methodResponse>", tags[t][0], good[k], tags[t][1]);
+            assert_true(fg_rpc_xml_acceptable(xml, strlen(xml), reason, sizeof reason));
+        }
+        for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+            snprintf(xml, sizeof xml, "<methodResponse><params><param><value>%s%s%s</value>"
+                     "</param></params></methodResponse>", tags[t][0], bad[k], tags[t][1]);
+            assert_false(fg_rpc_xml_acceptable(xml, strlen(xml), reason, sizeof reason));
+            assert_non_null(strstr(reason, "<i8>"));
+        }
+    }
+    /* Other elements whose names start with i8, and an empty <i8/>, are not its business. */
+    const char *other = "<i80>x</i80><i8/><i4>1,3</i4>";
+    assert_true(fg_rpc_xml_acceptable(other, strlen(other), reason, sizeof reason));
 }
 
 /* --- the methods through the processor, on a real engine -------------------------------- */
@@ -227,6 +259,39 @@ static void test_identity_methods(void **state)
     free(bad);
 }
 
+/* Runs one raw body through the processor and returns the response (malloc'd). */
+static char *call_raw(const char *xml)
+{
+    xmlrpc_env env;
+    xmlrpc_env_init(&env);
+    xmlrpc_mem_block *resp = NULL;
+    fg_server_process_call(&env, srv, xml, strlen(xml), NULL, &resp);
+    assert_false(env.fault_occurred);
+    assert_non_null(resp);
+    size_t len = XMLRPC_MEMBLOCK_SIZE(char, resp);
+    char *out = malloc(len + 1);
+    memcpy(out, XMLRPC_MEMBLOCK_CONTENTS(char, resp), len);
+    out[len] = '\0';
+    XMLRPC_MEMBLOCK_FREE(char, resp);
+    xmlrpc_env_clean(&env);
+    return out;
+}
+
+/* The body that killed xmlrpc-c's parser gets a parse fault, and the next call is served. */
+static void test_bad_i8_call_is_a_fault(void **state)
+{
+    (void)state;
+    char *r = call_raw("<?xml version=\"1.0\"?><methodCall><methodName>get_status</methodName>"
+                       "<params><param><value><i8>1,384</i8></value></param></params>"
+                       "</methodCall>");
+    assert_non_null(strstr(r, "<i4>-503</i4>"));
+    assert_non_null(strstr(r, "&lt;i8&gt; value is not a plain 64-bit integer"));
+    free(r);
+    char *st = call_no_params("get_status");
+    assert_non_null(strstr(st, "<name>num_flows</name>"));
+    free(st);
+}
+
 static void test_stop_unknown_flow(void **state)
 {
     (void)state;
@@ -316,7 +381,9 @@ int main(void)
         cmocka_unit_test(test_cidr_parse_errors),
         cmocka_unit_test(test_uuid_v1),
         cmocka_unit_test(test_xml_acceptable),
+        cmocka_unit_test(test_xml_i8_screen),
         cmocka_unit_test(test_identity_methods),
+        cmocka_unit_test(test_bad_i8_call_is_a_fault),
         cmocka_unit_test(test_stop_unknown_flow),
         cmocka_unit_test(test_destination_allow_list),
         cmocka_unit_test(test_closed_server_refuses),
