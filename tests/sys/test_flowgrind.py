@@ -333,6 +333,61 @@ def version_skew_is_one_warning(h):
         f"flowgrind: error: node {url} is busy. 2 flows, started=1\n"), "busy", res)
 
 
+class HostileDaemon:
+    """An HTTP server on 127.0.0.1 port 0 that answers every XML-RPC call with a response
+    whose <i8> holds "1,384": xmlrpc-c 1.33's parser dies on that (found by fuzz_fg_rpc)."""
+
+    BODY = (b'<?xml version="1.0" encoding="UTF-8"?>\r\n<methodResponse>\r\n<params>\r\n'
+            b'<param><value><struct>\r\n<member><name>server_uuid</name>\r\n'
+            b'<value><i8>1,384</i8></value></member>\r\n</struct></value></param>\r\n'
+            b'</params>\r\n</methodResponse>\r\n')
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+        body = self.BODY
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+@test
+def hostile_response_is_an_error_not_a_crash(h):
+    """A daemon whose response would crash xmlrpc-c (an <i8> of "1,384"): the controller and
+    flowgrind-stop refuse the response with a clear error and their documented exit code."""
+    fake = HostileDaemon()
+    h.on_cleanup(fake.close)
+    url = f"http://127.0.0.1:{fake.port}/RPC2"
+    hs = f"s=127.0.0.1/127.0.0.1:{fake.port},d=127.0.0.1/127.0.0.1:{fake.port}"
+    res = h.run([program("flowgrind"), "-H", hs, "-T", "s=1"], timeout=20)
+    check(res.rc == 1, f"controller exit {res.rc}, expected 1", res)
+    check("response refused: <i8> value is not a plain 64-bit integer (-503)" in res.stderr
+          and res.stderr.startswith("flowgrind: error:"), "controller error", res)
+    res = h.run([program("flowgrind-stop"), f"127.0.0.1:{fake.port}"], timeout=20)
+    check(res.rc == 1, f"flowgrind-stop exit {res.rc}, expected 1", res)
+    check(f"could not stop flows on {url}: response refused: <i8> value is not a plain "
+          "64-bit integer (-503)" in res.stderr, "flowgrind-stop warning", res)
+
+
 @test
 def quiet_Q_has_no_table(h):
     """-Q: no header and no row, the headline still says -i, both summaries present."""
