@@ -1,10 +1,11 @@
 """Shared helpers of the flowgrind system tests (tests/sys/test_flowgrind*.py) and of the
-interop tests: which programs to run (netgrind's links under BUILD/bin, or Debian's real
-flowgrind 0.8.2), starting a flowgrindd on a loopback control port and waiting until it
-answers get_version, stopping it, running the controller against it, an XML-RPC client of
-the daemon with a timeout, and a strict parser of the controller's output: the headline
-(spec §7.1), the interval table with its column alignment (§7.2) and the summary lines with
-their grammar (§7.3).
+interop tests (tests/interop/flowgrind_interop_helpers.py builds on them, so that every
+flowgrind test starts daemons and parses output the same way): which programs to run
+(netgrind's links under BUILD/bin, or Debian's real flowgrind 0.8.2), starting a flowgrindd
+on a loopback control port and waiting until it answers get_version, stopping it, running
+the controller against it, an XML-RPC client of the daemon with a timeout, and a strict
+parser of the controller's output: the headline (spec §7.1), the interval table with its
+column alignment (§7.2) and the summary lines with their grammar (§7.3).
 
 Every function takes the program paths as parameters, so the same code drives netgrind and
 the real binaries. FLOWGRIND_TEST_IMPL=real in the environment makes the default programs
@@ -306,12 +307,21 @@ def parse_summary(line):
     return d
 
 
-def _cell(tok):
-    if tok in SYMBOLS:
-        return SYMBOLS[tok]
-    if tok in CA_STATES:
+def _cell(name, tok):
+    """The value of one table cell (§7.2): a state name under 'ca state' and nowhere else,
+    elsewhere a number or one of the symbols that stand for unset values; ValueError when
+    it is neither, so that a shifted row cannot pass a name off as a number or back."""
+    if name == "ca state":
+        if tok not in CA_STATES:
+            raise ValueError(f"no congestion-avoidance state: {tok!r}")
         return tok
-    return float(tok)
+    return SYMBOLS[tok] if tok in SYMBOLS else float(tok)
+
+
+def _spans(line, rx=r"\S+(?: \S+)*"):
+    """[(text, end offset)] of the runs of a line. The default keeps single spaces inside,
+    for header names ("min IAT", "ca state"), which are separated by two or more."""
+    return [(m.group(0), m.end()) for m in re.finditer(rx, line)]
 
 
 class Output:
@@ -375,7 +385,7 @@ class Output:
 
     def _header(self, line, units_line, where):
         """[(name, end column)] of a header; checks names, order and the unit line."""
-        cols = [(m.group(0), m.end()) for m in re.finditer(r"\S+(?: \S+)*", line)]
+        cols = _spans(line)
         if not cols or cols[0][0] != "# ID":
             self.problems.append(f"{where}: header does not start with '# ID'")
             return None
@@ -384,17 +394,26 @@ class Output:
         pos = [ALL_COLUMNS.index(n) if n in ALL_COLUMNS else -1 for n in names]
         if -1 in pos or pos != sorted(pos):
             self.problems.append(f"{where}: unknown or misordered columns {names}")
-        # unit line: '#' then each unit right-aligned where its name ends
+        self._units(cols, units_line, where)
+        return cols
+
+    def _units(self, cols, units_line, where):
+        """The unit line under a header: '#' under '# ID', then each unit right-aligned where
+        its column's name ends ('ca state' has none). Both ways round: no unit crosses the
+        end of its column, and every unit ends at the end of some column (one shifted left
+        inside its slot would pass the first test alone)."""
         if not units_line.startswith("#   "):
             self.problems.append(f"{where}: no unit line after the header: {units_line!r}")
         prev = cols[0][1]
         for name, end in cols[1:]:
-            unit = units_line[prev:end].strip()
-            self.units[name] = unit
+            self.units[name] = units_line[prev:end].strip()
             if len(units_line) > end and units_line[end] != " ":
                 self.problems.append(f"{where}: unit of {name!r} not right-aligned")
             prev = end
-        return cols
+        ends = {end for _, end in cols}
+        stray = [u for u, end in _spans(units_line, r"\S+")[1:] if end not in ends]
+        if stray:
+            self.problems.append(f"{where}: units {stray} end under no column name")
 
     def _row(self, line, m, cols, where):
         if cols is None:
@@ -411,10 +430,15 @@ class Output:
             if tend + m.end() != end:
                 self.problems.append(f"{where}: {tok!r} not right-aligned under {name!r}")
             try:
-                cells[name] = _cell(tok)
+                cells[name] = _cell(name, tok)
             except ValueError:
-                self.problems.append(f"{where}: cell {tok!r} of {name!r} is no number")
+                self.problems.append(f"{where}: cell {tok!r} does not fit column {name!r}")
                 return
+        # An interval ends after it begins (a report with begin >= end is stale or
+        # mis-attributed, spec §3.3); "<" fails on nan as well.
+        if "begin" in cells and "end" in cells and not cells["begin"] < cells["end"]:
+            self.problems.append(f"{where}: begin {cells['begin']} not before end "
+                                 f"{cells['end']}")
         self.rows.append({"kind": m.group(1), "id": int(m.group(2)), "cells": cells,
                           "line": line})
 
