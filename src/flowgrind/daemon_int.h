@@ -22,6 +22,8 @@
 #define FGD_SCRATCH_LEN (256 * 1024)       /* payload bytes are read into (and dropped) here */
 #define FGD_RESP_QUEUE_MAX 4096            /* queued responses beyond which reading pauses */
 #define FGD_PUSHY_MAX_BLOCKS 256           /* -P: blocks per event before other flows' turn */
+#define FGD_BURST_BYTES (256 * 1024)       /* bulk traffic: bytes per sendmsg */
+#define FGD_BURST_BLOCKS 64                /* ... and at most this many blocks in it */
 #define FGD_CONGESTION_LIMIT 10000         /* -C: late-schedule events before the abort */
 #define FGD_MAX_BLOCK_SIZE (256 * 1024 * 1024) /* larger maximum_block_size: settings fault */
 

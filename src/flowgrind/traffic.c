@@ -99,3 +99,10 @@ double fg_traffic_next_gap(struct fg_traffic *t)
         return 0;
     return gap;
 }
+
+bool fg_traffic_is_bulk(const struct fg_traffic *t)
+{
+    return t->request.kind == DIST_CONSTANT && t->response.kind == DIST_CONSTANT &&
+           t->response.p1 == 0 && t->gap.kind == DIST_CONSTANT && t->gap.p1 == 0 &&
+           t->write_rate == 0;
+}

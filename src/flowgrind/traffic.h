@@ -30,6 +30,7 @@
  *
  * Pure; one struct per flow endpoint, used by one thread. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,5 +72,12 @@ void fg_traffic_next_block(struct fg_traffic *t, int32_t *req_size, int32_t *res
  * completely written, i.e. after fg_traffic_next_block; with a write rate it is
  * last request size / write_rate (0 before any block). */
 double fg_traffic_next_gap(struct fg_traffic *t);
+
+/* Whether every block is the same and due at once: constant request size, no response
+ * (constant 0), constant gap 0 and no write rate. Such traffic draws nothing random and
+ * fg_traffic_next_gap is always 0, so a writer may draw several blocks ahead and drop the
+ * ones it could not send without changing the sequence (the daemon writes bulk traffic in
+ * bursts of blocks). */
+bool fg_traffic_is_bulk(const struct fg_traffic *t);
 
 #endif

@@ -386,6 +386,34 @@ static void test_init_errors(void **state)
     assert_int_equal(fg_traffic_init(&t, SEED, NULL, 0), -EINVAL);
 }
 
+/* Bulk: every block the same and due at once; anything random, a response, a gap or a rate
+ * is not. */
+static void test_is_bulk(void **state)
+{
+    (void)state;
+    struct fg_traffic t;
+    fg_traffic_defaults(&t);
+    assert_true(fg_traffic_is_bulk(&t));
+    t.request.p1 = 350;
+    assert_true(fg_traffic_is_bulk(&t));
+
+    fg_traffic_defaults(&t);
+    assert_int_equal(dist_init(&t.response, DIST_CONSTANT, 2000, 0, NULL, 0), 0);
+    assert_false(fg_traffic_is_bulk(&t));
+
+    fg_traffic_defaults(&t);
+    assert_int_equal(dist_init(&t.gap, DIST_CONSTANT, 0.001, 0, NULL, 0), 0);
+    assert_false(fg_traffic_is_bulk(&t));
+
+    fg_traffic_defaults(&t);
+    t.write_rate = 1e6;
+    assert_false(fg_traffic_is_bulk(&t));
+
+    fg_traffic_defaults(&t);
+    assert_int_equal(dist_init(&t.request, DIST_UNIFORM, 100, 200, NULL, 0), 0);
+    assert_false(fg_traffic_is_bulk(&t));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_gap_write_rate),
         cmocka_unit_test(test_gap_distribution),
         cmocka_unit_test(test_init_errors),
+        cmocka_unit_test(test_is_bulk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
