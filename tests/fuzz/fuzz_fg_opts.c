@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "flowgrind/opts.h"
+#include "fuzz_argv.h"
 
 #define CHECK(cond)  \
     do {             \
@@ -70,19 +71,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 4096)
         return 0;
-    char *buf = malloc(size + 1);
+    char *argv[MAX_WORDS + 2];
+    int argc;
+    char *buf = fuzz_argv(data, size, "flowgrind", argv, MAX_WORDS, &argc);
     if (!buf)
         return 0;
-    memcpy(buf, data, size);
-    buf[size] = '\0';
-    char *argv[MAX_WORDS + 2];
-    int argc = 0;
-    argv[argc++] = (char *)"flowgrind";
-    for (char *p = buf; p < buf + size + 1 && argc < MAX_WORDS;) {
-        argv[argc++] = p;
-        p += strlen(p) + 1;
-    }
-    argv[argc] = NULL;
 
     FILE *sink = fopen("/dev/null", "w");
     if (sink) {

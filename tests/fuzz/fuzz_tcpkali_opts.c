@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "tcpkali/opts.h"
+#include "fuzz_argv.h"
 
 #define CHECK(cond)  \
     do {             \
@@ -44,21 +45,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 4096)
         return 0;
-    char *buf = malloc(size + 1);
+    char *argv[MAX_WORDS + 2];
+    int argc;
+    char *buf = fuzz_argv(data, size, "tcpkali", argv, MAX_WORDS, &argc);
     if (!buf)
         return 0;
-    memcpy(buf, data, size);
-    buf[size] = '\0';
-    char *argv[MAX_WORDS + 2];
-    int argc = 0;
-    argv[argc++] = (char *)"tcpkali";
-    for (char *p = buf; p < buf + size + 1 && argc < MAX_WORDS;) {
-        size_t n = strlen(p);
-        /* File options would read the fuzzer's paths: keep them out. */
-        argv[argc++] = p;
-        p += n + 1;
-    }
-    argv[argc] = NULL;
+    /* File options would read the fuzzer's paths: keep them out. */
     for (int i = 1; i < argc; i++)
         if (reads_files(argv[i]))
             argv[i] = (char *)"-v";

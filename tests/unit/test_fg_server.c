@@ -198,6 +198,24 @@ static int teardown_server(void **state)
     return 0;
 }
 
+/* Runs one body through the processor and returns the response (malloc'd, NUL-terminated). */
+static char *call_body(const char *xml, size_t len)
+{
+    xmlrpc_env env;
+    xmlrpc_env_init(&env);
+    xmlrpc_mem_block *resp = NULL;
+    fg_server_process_call(&env, srv, xml, len, NULL, &resp);
+    assert_false(env.fault_occurred);
+    assert_non_null(resp);
+    size_t n = XMLRPC_MEMBLOCK_SIZE(char, resp);
+    char *out = malloc(n + 1);
+    memcpy(out, XMLRPC_MEMBLOCK_CONTENTS(char, resp), n);
+    out[n] = '\0';
+    XMLRPC_MEMBLOCK_FREE(char, resp);
+    xmlrpc_env_clean(&env);
+    return out;
+}
+
 /* Runs one call and returns the response body (malloc'd, NUL-terminated). */
 static char *call(const char *method, xmlrpc_value *params)
 {
@@ -206,16 +224,7 @@ static char *call(const char *method, xmlrpc_value *params)
     xmlrpc_mem_block *body = xmlrpc_mem_block_new(&env, 0);
     xmlrpc_serialize_call(&env, body, method, params);
     assert_false(env.fault_occurred);
-    xmlrpc_mem_block *resp = NULL;
-    fg_server_process_call(&env, srv, XMLRPC_MEMBLOCK_CONTENTS(char, body),
-                           XMLRPC_MEMBLOCK_SIZE(char, body), NULL, &resp);
-    assert_false(env.fault_occurred);
-    assert_non_null(resp);
-    size_t len = XMLRPC_MEMBLOCK_SIZE(char, resp);
-    char *out = malloc(len + 1);
-    memcpy(out, XMLRPC_MEMBLOCK_CONTENTS(char, resp), len);
-    out[len] = '\0';
-    XMLRPC_MEMBLOCK_FREE(char, resp);
+    char *out = call_body(XMLRPC_MEMBLOCK_CONTENTS(char, body), XMLRPC_MEMBLOCK_SIZE(char, body));
     XMLRPC_MEMBLOCK_FREE(char, body);
     xmlrpc_env_clean(&env);
     return out;
@@ -259,31 +268,14 @@ static void test_identity_methods(void **state)
     free(bad);
 }
 
-/* Runs one raw body through the processor and returns the response (malloc'd). */
-static char *call_raw(const char *xml)
-{
-    xmlrpc_env env;
-    xmlrpc_env_init(&env);
-    xmlrpc_mem_block *resp = NULL;
-    fg_server_process_call(&env, srv, xml, strlen(xml), NULL, &resp);
-    assert_false(env.fault_occurred);
-    assert_non_null(resp);
-    size_t len = XMLRPC_MEMBLOCK_SIZE(char, resp);
-    char *out = malloc(len + 1);
-    memcpy(out, XMLRPC_MEMBLOCK_CONTENTS(char, resp), len);
-    out[len] = '\0';
-    XMLRPC_MEMBLOCK_FREE(char, resp);
-    xmlrpc_env_clean(&env);
-    return out;
-}
-
 /* The body that killed xmlrpc-c's parser gets a parse fault, and the next call is served. */
 static void test_bad_i8_call_is_a_fault(void **state)
 {
     (void)state;
-    char *r = call_raw("<?xml version=\"1.0\"?><methodCall><methodName>get_status</methodName>"
-                       "<params><param><value><i8>1,384</i8></value></param></params>"
-                       "</methodCall>");
+    const char *xml = "<?xml version=\"1.0\"?><methodCall><methodName>get_status</methodName>"
+                      "<params><param><value><i8>1,384</i8></value></param></params>"
+                      "</methodCall>";
+    char *r = call_body(xml, strlen(xml));
     assert_non_null(strstr(r, "<i4>-503</i4>"));
     assert_non_null(strstr(r, "&lt;i8&gt; value is not a plain 64-bit integer"));
     free(r);
