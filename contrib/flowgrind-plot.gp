@@ -14,7 +14,8 @@
 # report); throughput the `through` column in the log's own unit (Mbit/s, or MiB/s with
 # -m); RTT the kernel's smoothed RTT (`rtt` column, ms); cwnd in segments (or bytes, see
 # the column header). Columns are found by their names in the table header, so logs
-# written with -c, -A or -I work too; a column the log lacks gives an empty panel.
+# written with -c, -A or -I work too; a column the log lacks gives an empty panel with a
+# note.
 # Needs awk, sort and tr besides gnuplot.
 
 if (!exists("logfile")) {
@@ -44,6 +45,8 @@ if (strlen(flows) == 0) {
     print sprintf("no %s rows in %s (a run with -Q has no interval table)", endpoint, logfile)
     exit
 }
+# 1 when a table header of the log names column c.
+has(c) = int(system(sprintf("awk -v c='%s' '/^# ID/ && $4 !~ /^[SD]:$/ { for (i = 3; i <= NF; i++) if ($i == c) f = 1 } END { print f + 0 }' '%s'", c, logfile)))
 unit = system(sprintf("grep -q '2\\*\\*20 bytes/second' '%s' && echo MiB/s || echo Mbit/s", logfile))
 
 set macros
@@ -55,12 +58,20 @@ set grid
 set xlabel "time [s]"
 
 set multiplot layout 3,1 title sprintf("flowgrind %s endpoints: %s", endpoint, logfile) noenhanced
-set ylabel sprintf("throughput [%s]", unit)
-plot for [f in flows] rows(f) using 1:2 with lines title sprintf("%s %s", endpoint, f)
-set ylabel "RTT (tcpi) [ms]"
-plot for [f in flows] rows(f) using 1:3 with lines title sprintf("%s %s", endpoint, f)
-set ylabel "cwnd"
-plot for [f in flows] rows(f) using 1:4 with lines title sprintf("%s %s", endpoint, f)
+# A panel whose column the log lacks (-c without it) is drawn empty with a note: gnuplot
+# would stop at a plot without a single valid point.
+array names[3] = ["through", "rtt", "cwnd"]
+array labels[3] = [sprintf("throughput [%s]", unit), "RTT (tcpi) [ms]", "cwnd"]
+do for [panel = 1:3] {
+    set ylabel labels[panel]
+    if (has(names[panel])) {
+        plot for [f in flows] rows(f) using 1:panel + 1 with lines title sprintf("%s %s", endpoint, f)
+    } else {
+        set label 1 sprintf("the log has no %s column", names[panel]) at graph 0.5, 0.5 center
+        plot [0:1] [0:1] 2 notitle
+        unset label 1
+    }
+}
 unset multiplot
 set output
 print sprintf("wrote %s", out)

@@ -28,6 +28,7 @@ PKGS_build=(
     libxmlrpc-core-c3-dev           # flowgrind's XML-RPC control plane (xmlrpc-c, Abyss, curl client)
     libpcap-dev                     # flowgrindd -M traffic dumps
     flowgrind                       # tests/interop: the real flowgrind 0.8.2 controller and daemon
+    gnuplot-nox                     # tests/sys: contrib/flowgrind-plot.gp on a real log
 )
 OPT_build=()
 PKGS_bench=(sockperf iperf3)

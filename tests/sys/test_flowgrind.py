@@ -23,6 +23,7 @@ the tests: those of netgrind's fixes then fail; see flowgrind_helpers.program.)
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -331,6 +332,62 @@ def version_skew_is_one_warning(h):
     check(took < 3, f"the controller took {took:.1f}s (a stall on the version skew?)", res)
     check(res.rc == 1 and res.stderr.endswith(
         f"flowgrind: error: node {url} is busy. 2 flows, started=1\n"), "busy", res)
+
+
+PLOT_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "contrib",
+                           "flowgrind-plot.gp")
+
+
+def plot(h, log, out, endpoint="S"):
+    """Runs contrib/flowgrind-plot.gp on log with gnuplot's text terminal; (Result, text)."""
+    res = h.run(["gnuplot", "-e", f"logfile='{log}'", "-e", f"out='{out}'", "-e",
+                 f"endpoint='{endpoint}'", "-e", "term='dumb size 100,60'", PLOT_SCRIPT],
+                timeout=30)
+    text = open(out).read() if os.path.exists(out) else ""
+    return res, text
+
+
+@test
+def gnuplot_script_plots_a_log(h):
+    """contrib/flowgrind-plot.gp on a real two-flow log: three panels (throughput, RTT,
+    cwnd), each with a line per flow of the chosen endpoint; gnuplot fails on a panel without
+    a valid point, so a column the script cannot find fails the test. A log without the
+    kernel columns (-c) gets those panels empty with a note; a -Q log, which has no table,
+    a message and no plot."""
+    if not shutil.which("gnuplot"):
+        raise Skip("gnuplot is not installed (scripts/deps.sh installs gnuplot-nox)")
+    d = start_daemon(h)
+    res = ok(run_controller(h, d, ["-n", "2", "-T", "s=1", "-i", "0.2"]))
+    tmp = tempfile.mkdtemp(prefix="netgrind-plot-")
+    h.on_cleanup(lambda: shutil.rmtree(tmp, ignore_errors=True))
+    log = os.path.join(tmp, "run.log")
+    with open(log, "w") as f:
+        f.write(res.stdout)
+    for ep in "SD":
+        out = os.path.join(tmp, f"plot-{ep}.txt")
+        pres, text = plot(h, log, out, ep)
+        check(pres.rc == 0 and f"wrote {out}" in pres.stderr, f"gnuplot for {ep}", pres)
+        check(f"flowgrind {ep} endpoints: {log}" in text, f"no title in the {ep} plot", pres)
+        for flow in (0, 1):
+            n = len(re.findall(rf"\b{ep} {flow} [*#]+", text))
+            check(n == 3, f"{ep} {flow} in {n} panel legends, expected 3:\n{text}", pres)
+        check("cwnd" in text and "time [s]" in text, f"panel labels:\n{text}", pres)
+    # -c without kernel columns: the RTT and cwnd panels are empty, with a note each.
+    res = ok(run_controller(h, d, ["-c", "interval,through", "-T", "s=0.6", "-i", "0.2"]))
+    with open(log, "w") as f:
+        f.write(res.stdout)
+    out = os.path.join(tmp, "plot-c.txt")
+    pres, text = plot(h, log, out)
+    check(pres.rc == 0 and "the log has no rtt column" in text and
+          "the log has no cwnd column" in text and "no through column" not in text and
+          len(re.findall(r"\bS 0 [*#]+", text)) == 1, f"the -c plot:\n{text}", pres)
+    res = ok(run_controller(h, d, ["-Q", "-T", "s=0.3"]))
+    with open(log, "w") as f:
+        f.write(res.stdout)
+    out = os.path.join(tmp, "plot-Q.txt")
+    pres, text = plot(h, log, out)
+    check(f"no S rows in {log} (a run with -Q has no interval table)" in pres.stderr and
+          text == "", "the -Q log", pres)
 
 
 class HostileDaemon:
