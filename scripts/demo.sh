@@ -38,6 +38,7 @@ start_bg() {
     local out="$1"
     shift
     step "$* &"
+    : >"$out" # exists before wait_for polls it (the background redirect may not have run yet)
     "$@" </dev/null >"$out" 2>&1 &
     BG_PID=$!
     PIDS+=("$BG_PID")

@@ -30,6 +30,7 @@
 #define SEQ_R_RXBUF (64 * 1024)
 #define SEQ_R_TXBUF (64 * 1024)
 #define SEQ_R_BACKLOG 4096
+#define SEQ_R_PORT_TRIES 16 /* "name:0" on several addresses: ports tried for one free on all */
 #define SEQ_R_READS_PER_EVENT 8
 #define SEQ_R_ACCEPTS_PER_EVENT 256
 /* How long a direct wait lasts without a request before the worker goes back to epoll;
@@ -659,6 +660,70 @@ static void worker_init(struct worker *wk)
     loop_set_spin_threshold(wk->loop, CLOCK_SPIN_THRESHOLD_NS);
 }
 
+/* Binds targets [first, end), which came from one operand. With port 0 they share the port
+ * the first got. On failure the group's sockets are closed again, except that *held gets the
+ * first one's when a later address had its port taken (-1 otherwise). */
+static int bind_group(struct seq_run *r, size_t first, size_t end, bool pick_port, int *held,
+                      char *err, size_t errlen)
+{
+    unsigned flags = SOCK_F_NONBLOCK | SOCK_F_NODELAY | SOCK_F_REUSEADDR | SOCK_F_V6ONLY;
+    *held = -1;
+    for (size_t i = first; i < end; i++) {
+        struct seq_target *t = &r->targets[i];
+        struct seq_listener *l = &r->listeners[i];
+        if (pick_port) {
+            uint16_t port = i == first ? 0 : sock_addr_port(&r->listeners[first].bound);
+            sock_addr_set_port(&t->addr, port);
+        }
+        int fd = sock_tcp_listen(&t->addr, SEQ_R_BACKLOG, flags, &l->bound, err, errlen);
+        if (fd < 0) {
+            if (fd == -EADDRINUSE && pick_port && i > first)
+                *held = r->listeners[first].lfd.fd;
+            while (i-- > first)
+                if (r->listeners[i].lfd.fd != *held)
+                    close(r->listeners[i].lfd.fd);
+            return fd;
+        }
+        l->lfd.fd = fd;
+    }
+    return 0;
+}
+
+/* Listens on targets [first, end) of one operand and hands them to the control loop. The
+ * port the kernel picked for the first address may be taken on another ("localhost:0": a
+ * connection of some other program holds it on 127.0.0.1 but not on ::1). Then the group
+ * starts over, a bounded number of times, while the first address keeps the port it got, so
+ * that the kernel (which would pick the same port again) picks another. */
+static int listen_group(struct seq_run *r, size_t first, size_t end, char *err, size_t errlen)
+{
+    bool pick_port = sock_addr_port(&r->targets[first].addr) == 0;
+    int held[SEQ_R_PORT_TRIES], nheld = 0, rc;
+    for (;;) {
+        rc = bind_group(r, first, end, pick_port, &held[nheld], err, errlen);
+        if (rc != -EADDRINUSE || held[nheld] < 0 || ++nheld == SEQ_R_PORT_TRIES)
+            break;
+    }
+    while (nheld > 0)
+        close(held[--nheld]);
+    if (rc < 0)
+        return rc;
+    for (size_t i = first; i < end; i++) {
+        struct seq_listener *l = &r->listeners[i];
+        l->run = r;
+        loop_timer_init(&l->retry, on_listener_retry);
+        r->nlisteners = i + 1; /* closed by the run's end from here on */
+        rc = loop_add_fd(r->control, &l->lfd, l->lfd.fd, EPOLLIN, on_listener_events);
+        if (rc < 0) {
+            for (size_t k = i + 1; k < end; k++)
+                close(r->listeners[k].lfd.fd);
+            snprintf(err, errlen, "epoll_ctl: %s", strerror(-rc));
+            return rc;
+        }
+        r->targets[i].addr = l->bound;
+    }
+    return 0;
+}
+
 /* Listens on every target. Targets that came from one operand with port 0 share the port
  * the first of them got, so "localhost:0" listens on one port for both families. */
 static int listen_all(struct seq_run *r, char *err, size_t errlen)
@@ -668,25 +733,13 @@ static int listen_all(struct seq_run *r, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    unsigned flags = SOCK_F_NONBLOCK | SOCK_F_NODELAY | SOCK_F_REUSEADDR | SOCK_F_V6ONLY;
-    for (size_t i = 0; i < r->ntargets; i++) {
-        struct seq_target *t = &r->targets[i];
-        struct seq_listener *l = &r->listeners[i];
-        if (i > 0 && sock_addr_port(&t->addr) == 0 && t->operand == r->targets[i - 1].operand)
-            sock_addr_set_port(&t->addr, sock_addr_port(&r->listeners[i - 1].bound));
-        int fd = sock_tcp_listen(&t->addr, SEQ_R_BACKLOG, flags, &l->bound, err, errlen);
-        if (fd < 0)
-            return fd;
-        l->run = r;
-        loop_timer_init(&l->retry, on_listener_retry);
-        r->nlisteners = i + 1;
-        int rc = loop_add_fd(r->control, &l->lfd, fd, EPOLLIN, on_listener_events);
-        if (rc < 0) {
-            close(fd);
-            snprintf(err, errlen, "epoll_ctl: %s", strerror(-rc));
+    for (size_t first = 0, end; first < r->ntargets; first = end) {
+        for (end = first + 1;
+             end < r->ntargets && r->targets[end].operand == r->targets[first].operand; end++)
+            ;
+        int rc = listen_group(r, first, end, err, errlen);
+        if (rc < 0)
             return rc;
-        }
-        t->addr = l->bound;
     }
     return 0;
 }

@@ -713,6 +713,66 @@ def a_replier_name_with_two_addresses_listens_on_one_port(h):
         summary_ok(run_sender(h, "-S", addr, "count=10"), 10)
 
 
+# A private network namespace whose ephemeral range is two ports, and a private /etc/hosts
+# where localhost is both loopbacks. $1: hosts file, $2: the range's first port (even), $3:
+# "" or "ADDR PORT" to hold a listening socket there; the rest: the command.
+PORT_NS_SCRIPT = r"""
+set -e
+mount --bind "$1" /etc/hosts
+ip link set lo up
+echo "$2 $(($2 + 1))" > /proc/sys/net/ipv4/ip_local_port_range
+if [ -n "$3" ]; then
+    python3 -c 'import socket, sys, time
+a, p = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET)
+s.bind((a, p)); s.listen(); print("held", flush=True); time.sleep(30)' $3 &
+    sleep 0.5
+fi
+shift 3
+exec "$@"
+"""
+
+
+def port_ns_argv(h, first_port, hold, argv):
+    import shutil
+    import subprocess
+    for tool in ("unshare", "ip", "mount"):
+        if not shutil.which(tool):
+            raise Skip(f"no {tool}")
+    if os.geteuid() != 0 or subprocess.run(["unshare", "-n", "-m", "true"],
+                                           capture_output=True, timeout=10).returncode:
+        raise Skip("needs root for unshare -n -m")
+    fd, hosts = tempfile.mkstemp(prefix="seqtest-hosts-")
+    with os.fdopen(fd, "w") as f:
+        f.write("127.0.0.1 localhost\n::1 localhost\n")
+    h.on_cleanup(lambda: os.unlink(hosts))
+    return ["unshare", "-n", "-m", "sh", "-c", PORT_NS_SCRIPT, "sh", hosts, str(first_port),
+            hold, *argv]
+
+
+@test
+def a_replier_name_with_two_addresses_finds_a_port_free_on_both(h):
+    """localhost:0 where the port the kernel picks for the first address is taken on the
+    second (a connection of another program holds it there): the replier tries again and
+    listens on a port free on both, where it failed with 'Address already in use'. In a
+    private namespace whose ephemeral range is P and P+1, a socket holds P+1 on the second
+    address (the kernel prefers odd ports for bind to port 0), so P is the answer."""
+    need_ipv6()
+    first = 40000
+    probe = h.spawn(port_ns_argv(h, first, "", [seqtest(), "-r", "localhost:0"]))
+    probe.wait_output(r"(?s)Address 0: .*\nAddress 1: .*\n", timeout=10)
+    order = [a[1] for a in address_lines(probe.stdout)]
+    probe.kill()
+    check(sorted(order) == ["127.0.0.1", "::1"], "probe Address lines", probe.stdout)
+    rep = h.spawn(port_ns_argv(h, first, f"{order[1]} {first + 1}",
+                               [seqtest(), "-r", "localhost:0"]))
+    rep.wait_output(r"(?s)Address 0: .*\nAddress 1: .*\n", timeout=10)
+    addrs = address_lines(rep.stdout)
+    check([a[1] for a in addrs] == order and {a[2] for a in addrs} == {first},
+          f"replier Address lines {addrs}, expected port {first} on {order}", rep.stdout,
+          rep.stderr)
+
+
 # ---- the replier's direct wait ---------------------------------------------------------------
 
 @test
