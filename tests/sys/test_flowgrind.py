@@ -291,21 +291,13 @@ def two_daemons(h):
           f"D read {dd['requests'][1]}", res)
 
 
-class FakeDaemon:
-    """A Python XML-RPC server on 127.0.0.1 port 0 that answers get_uuid, get_version with
-    the given version and get_status as busy: enough for a controller to meet a daemon of
-    another version and stop at the busy check."""
+class ServedInThread:
+    """A socketserver on 127.0.0.1 port 0 (self.server, set by the subclass before start())
+    served by a daemon thread until close()."""
 
-    def __init__(self, version):
+    def start(self):
         import threading
-        from xmlrpc.server import SimpleXMLRPCServer
-        self.server = SimpleXMLRPCServer(("127.0.0.1", 0), logRequests=False)
         self.port = self.server.server_address[1]
-        self.server.register_function(lambda: {"server_uuid": "fake-uuid-1"}, "get_uuid")
-        self.server.register_function(lambda: {"version": version, "api_version": 2,
-                                               "os_name": "Linux", "os_release": "fake"},
-                                      "get_version")
-        self.server.register_function(lambda: {"started": 1, "num_flows": 2}, "get_status")
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -313,6 +305,22 @@ class FakeDaemon:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
+
+
+class FakeDaemon(ServedInThread):
+    """A Python XML-RPC server on 127.0.0.1 port 0 that answers get_uuid, get_version with
+    the given version and get_status as busy: enough for a controller to meet a daemon of
+    another version and stop at the busy check."""
+
+    def __init__(self, version):
+        from xmlrpc.server import SimpleXMLRPCServer
+        self.server = SimpleXMLRPCServer(("127.0.0.1", 0), logRequests=False)
+        self.server.register_function(lambda: {"server_uuid": "fake-uuid-1"}, "get_uuid")
+        self.server.register_function(lambda: {"version": version, "api_version": 2,
+                                               "os_name": "Linux", "os_release": "fake"},
+                                      "get_version")
+        self.server.register_function(lambda: {"started": 1, "num_flows": 2}, "get_status")
+        self.start()
 
 
 @test
@@ -390,7 +398,7 @@ def gnuplot_script_plots_a_log(h):
           text == "", "the -Q log", pres)
 
 
-class HostileDaemon:
+class HostileDaemon(ServedInThread):
     """An HTTP server on 127.0.0.1 port 0 that answers every XML-RPC call with a response
     whose <i8> holds "1,384": xmlrpc-c 1.33's parser dies on that (found by fuzz_fg_rpc)."""
 
@@ -400,7 +408,6 @@ class HostileDaemon:
             b'</params>\r\n</methodResponse>\r\n')
 
     def __init__(self):
-        import threading
         from http.server import BaseHTTPRequestHandler, HTTPServer
         body = self.BODY
 
@@ -417,14 +424,7 @@ class HostileDaemon:
                 pass
 
         self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+        self.start()
 
 
 @test
