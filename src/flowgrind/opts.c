@@ -21,12 +21,13 @@
 #include "core/dist.h"
 #include "core/rng.h"
 #include "core/units.h"
+#include "core/util.h"
 #include "flowgrind/opts.h"
 
 #define PROG "flowgrind"
-#define MAX_ITEMS 64           /* x=VALUE items in one option */
-#define MIN_BLOCK 40           /* a bare block header; -U below this cannot work */
-#define CC_ALG_MAX 15          /* TCP_CA_NAME_MAX - 1: 0.8.2 rejects longer names */
+#define MAX_ITEMS 64  /* x=VALUE items in one option */
+#define MIN_BLOCK 40  /* a bare block header; -U below this cannot work */
+#define CC_ALG_MAX 15 /* TCP_CA_NAME_MAX - 1: 0.8.2 rejects longer names */
 #define DSCP_MAX 0x3f
 #define RATE_WARN_BPS INT32_MAX /* write_rate travels as i4 */
 
@@ -43,10 +44,8 @@ enum {
     LONG_JSON,
 };
 
-/* ':' first: a missing argument returns ':'; '+': stop at the first non-option word. */
+/* '+' first: stop at the first non-option word; ':' next: a missing argument returns ':'. */
 static const char SHORT_OPTS[] = "+:h::vc:e:i:mn:opqs:wA:B:C::D:EF:G:H:IJ:LM:NO:P:QR:S:T:U:W:Y:";
-/* The short options that take a required argument (the pre-scan skips their argument). */
-static const char SHORT_WITH_ARG[] = "ceinsABDFGHJMOPRSTUWY";
 
 static const struct option LONG_OPTS[] = {
     {"help", optional_argument, NULL, LONG_HELP},
@@ -63,12 +62,17 @@ static const struct option LONG_OPTS[] = {
 };
 
 /* The three traffic fields -A, -G, -R and -S share (0.8.2's conflict groups). */
-enum field { F_REQUEST, F_RESPONSE, F_GAP, F_COUNT };
+enum field {
+    F_REQUEST,
+    F_RESPONSE,
+    F_GAP,
+    F_COUNT
+};
 
 /* What the parser keeps per flow endpoint beyond the settings. */
 struct ep_state {
-    double rate_bps;       /* -R before truncation, for the rate check; 0 = none */
-    char setter[F_COUNT];  /* option letter that last set each traffic field; 0 = default */
+    double rate_bps;      /* -R before truncation, for the rate check; 0 = none */
+    char setter[F_COUNT]; /* option letter that last set each traffic field; 0 = default */
 };
 
 /* Normalised argument words: argv[i] either points into the caller's argv or is owned. */
@@ -82,9 +86,9 @@ struct words {
 struct parser {
     struct fg_opts *o;
     FILE *out, *errout;
-    bool *selected;         /* per flow: the current -F selection applies to it */
-    int first_selected;     /* the flow named in per-flow error messages */
-    struct ep_state *eps;   /* [flow * 2 + endpoint] */
+    bool *selected;       /* per flow: the current -F selection applies to it */
+    int first_selected;   /* the flow named in per-flow error messages */
+    struct ep_state *eps; /* [flow * 2 + endpoint] */
     bool c_given;
     unsigned c_groups;
     char dump_prefix[FG_RPC_STRING_MAX];
@@ -100,8 +104,7 @@ static void vmsg(FILE *f, const char *kind, const char *fmt, va_list ap)
 }
 
 /* A parse error: the message, then 0.8.2's hint. Returns -1 for the caller to pass on. */
-__attribute__((format(printf, 2, 3))) static int usage_error(struct parser *p, const char *fmt,
-                                                              ...)
+__attribute__((format(printf, 2, 3))) static int usage_error(struct parser *p, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -112,8 +115,7 @@ __attribute__((format(printf, 2, 3))) static int usage_error(struct parser *p, c
 }
 
 /* An error of the checks after parsing: no hint (as 0.8.2). */
-__attribute__((format(printf, 2, 3))) static int check_error(struct parser *p, const char *fmt,
-                                                              ...)
+__attribute__((format(printf, 2, 3))) static int check_error(struct parser *p, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -184,8 +186,8 @@ static bool is_endpoint_list(const char *s)
     struct addr_flow_item items[MAX_ITEMS];
     size_t n;
     char err[128];
-    return s && s[0] != '-' && addr_split_flow_list('C', s, items, MAX_ITEMS, &n, err,
-                                                    sizeof err) == 0;
+    return s && s[0] != '-' &&
+           addr_split_flow_list('C', s, items, MAX_ITEMS, &n, err, sizeof err) == 0;
 }
 
 /* How a long-option word continues into the next word: 1 when next is its argument (a
@@ -205,6 +207,13 @@ static int long_takes_next(const char *word, const char *next)
     return 0;
 }
 
+/* Whether short option c takes a required argument ("x:" in SHORT_OPTS, not "x::"). */
+static bool short_takes_arg(char c)
+{
+    const char *o = c != ':' ? strchr(SHORT_OPTS + 2, c) : NULL;
+    return o && o[1] == ':' && o[2] != ':';
+}
+
 /* The same for a cluster of short options ("-LNs", "-T", "-h"): 1 when the last option of
  * the cluster takes next as its argument, 2 when next is to be appended to the word
  * ("-h socket" -> "-hsocket", "-C s" -> "-Cs"), 0 otherwise. */
@@ -212,7 +221,7 @@ static int short_takes_next(const char *word, const char *next)
 {
     for (const char *c = word + 1; *c; c++) {
         bool last = c[1] == '\0';
-        if (strchr(SHORT_WITH_ARG, *c))
+        if (short_takes_arg(*c))
             return last && next ? 1 : 0;
         if (*c == 'h' || *c == 'C') {
             if (!last || !next)
@@ -388,26 +397,32 @@ static const struct {
     char letter;
     enum fg_dist_code code;
     enum dist_kind kind;
-    const char *name;
 } DISTS[] = {
-    {'C', FG_DIST_CONSTANT, DIST_CONSTANT, "constant"},
-    {'U', FG_DIST_UNIFORM, DIST_UNIFORM, "uniform"},
-    {'E', FG_DIST_EXPONENTIAL, DIST_EXPONENTIAL, "exponential"},
-    {'N', FG_DIST_NORMAL, DIST_NORMAL, "normal"},
-    {'L', FG_DIST_LOGNORMAL, DIST_LOGNORMAL, "lognormal"},
-    {'P', FG_DIST_PARETO, DIST_PARETO, "pareto"},
-    {'W', FG_DIST_WEIBULL, DIST_WEIBULL, "weibull"},
+    {'C', FG_DIST_CONSTANT, DIST_CONSTANT},       {'U', FG_DIST_UNIFORM, DIST_UNIFORM},
+    {'E', FG_DIST_EXPONENTIAL, DIST_EXPONENTIAL}, {'N', FG_DIST_NORMAL, DIST_NORMAL},
+    {'L', FG_DIST_LOGNORMAL, DIST_LOGNORMAL},     {'P', FG_DIST_PARETO, DIST_PARETO},
+    {'W', FG_DIST_WEIBULL, DIST_WEIBULL},
 };
+
+/* Copies the start of s up to the first character of stop (or the end) into buf as a
+ * string. Its length, or 0 when it is empty or does not fit. */
+static size_t copy_token(const char *s, const char *stop, char *buf, size_t size)
+{
+    size_t len = strcspn(s, stop);
+    if (len == 0 || len >= size)
+        return 0;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    return len;
+}
 
 /* Reads one number of a -G value up to ':' or the end; *s moves past it. */
 static bool take_number(const char **s, double *out)
 {
-    size_t len = strcspn(*s, ":");
     char buf[64];
-    if (len == 0 || len >= sizeof buf)
+    size_t len = copy_token(*s, ":", buf, sizeof buf);
+    if (len == 0)
         return false;
-    memcpy(buf, *s, len);
-    buf[len] = '\0';
     char err[128];
     if (units_parse_double(buf, -HUGE_VAL, HUGE_VAL, out, err, sizeof err) < 0)
         return false;
@@ -440,34 +455,44 @@ static int parse_traffic(struct parser *p, const char *v, struct traffic_value *
     else if (which == 'g')
         tv->field = F_GAP;
     else
-        return usage_error(p, "flow %d: option -G: syntax error: %c is not a flow parameter "
-                              "(q, p or g)", flow, which);
+        return usage_error(p,
+                           "flow %d: option -G: syntax error: %c is not a flow parameter "
+                           "(q, p or g)",
+                           flow, which);
     size_t k = 0;
-    while (k < sizeof DISTS / sizeof DISTS[0] && DISTS[k].letter != letter)
+    while (k < ARRAY_LEN(DISTS) && DISTS[k].letter != letter)
         k++;
-    if (k == sizeof DISTS / sizeof DISTS[0])
+    if (k == ARRAY_LEN(DISTS))
         return usage_error(p, "flow %d: option -G: syntax error: %c is not a distribution", flow,
                            letter);
     switch (letter) {
     case 'C':
         if (p1 <= 0)
-            return usage_error(p, "flow %d: option -G: constant distribution needs one positive "
-                                  "parameters", flow);
+            return usage_error(p,
+                               "flow %d: option -G: constant distribution needs one positive "
+                               "parameters",
+                               flow);
         break;
     case 'E':
         if (p1 <= 0)
-            return usage_error(p, "flow %d: option -G: exponential distribution needs one "
-                                  "positive parameter", flow);
+            return usage_error(p,
+                               "flow %d: option -G: exponential distribution needs one "
+                               "positive parameter",
+                               flow);
         break;
     case 'U':
         if (p1 <= 0 || p2 <= 0 || p1 > p2)
-            return usage_error(p, "flow %d: option -G: uniform distribution needs two positive "
-                                  "parameters", flow);
+            return usage_error(p,
+                               "flow %d: option -G: uniform distribution needs two positive "
+                               "parameters",
+                               flow);
         break;
     default:
         if (p1 == 0 || p2 == 0)
-            return usage_error(p, "flow %d: option -G: %s distribution needs two non-zero "
-                                  "parameters", flow, DISTS[k].name);
+            return usage_error(p,
+                               "flow %d: option -G: %s distribution needs two non-zero "
+                               "parameters",
+                               flow, dist_name(DISTS[k].kind));
         break;
     }
     /* What the daemons' samplers (core/dist.h) need beyond 0.8.2's checks, e.g. a
@@ -487,12 +512,14 @@ static int apply_sockopt(struct parser *p, const char *v, int flow, int ep)
 {
     struct fg_endpoint_settings *s = settings(p, flow, ep);
     static const char *const CC[] = {"TCP_CONGESTION=", "TCP_CONG_MODULE="};
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < ARRAY_LEN(CC); i++) {
         size_t n = strlen(CC[i]);
         if (strncmp(v, CC[i], n) == 0) {
             if (strlen(v + n) > CC_ALG_MAX)
-                return usage_error(p, "in flow %d: option -O: too large string for "
-                                      "TCP_CONGESTION", p->first_selected);
+                return usage_error(p,
+                                   "in flow %d: option -O: too large string for "
+                                   "TCP_CONGESTION",
+                                   p->first_selected);
             snprintf(s->cc_alg, sizeof s->cc_alg, "%s", v + n);
             p->o->flows[flow].ep[ep].cc_given = true;
             return 0;
@@ -515,8 +542,10 @@ static int apply_sockopt(struct parser *p, const char *v, int flow, int ep)
     else if (strcmp(v, "TCP_LCD") == 0)
         s->lcd = 1;
     else
-        return usage_error(p, "in flow %d: option -O: unknown socket option or socket option not "
-                              "implemented", p->first_selected);
+        return usage_error(p,
+                           "in flow %d: option -O: unknown socket option or socket option not "
+                           "implemented",
+                           p->first_selected);
     return 0;
 }
 
@@ -557,16 +586,20 @@ static int parse_value(struct parser *p, char opt, const char *v, struct value *
             return usage_error(p, "in flow %d: option -S needs positive integer", flow);
         if (out->i < MIN_BLOCK && !*warned_value) {
             *warned_value = true;
-            warn(p, "in flow %d: option -S: blocks are at least %d bytes (the header), %s "
-                    "is raised to %d", flow, MIN_BLOCK, v, MIN_BLOCK);
+            warn(p,
+                 "in flow %d: option -S: blocks are at least %d bytes (the header), %s "
+                 "is raised to %d",
+                 flow, MIN_BLOCK, v, MIN_BLOCK);
         }
         return 0;
     case 'U':
         if (!parse_int(v, 1, INT32_MAX, &out->i))
             return usage_error(p, "in flow %d: option -U needs positive integer", flow);
         if (out->i < MIN_BLOCK)
-            return usage_error(p, "in flow %d: option -U: a block needs at least %d bytes (the "
-                                  "header)", flow, MIN_BLOCK);
+            return usage_error(p,
+                               "in flow %d: option -U: a block needs at least %d bytes (the "
+                               "header)",
+                               flow, MIN_BLOCK);
         return 0;
     case 'T':
         if (!parse_num(v, 0, &out->d))
@@ -610,8 +643,8 @@ static int parse_value(struct parser *p, char opt, const char *v, struct value *
 }
 
 /* Applies a parsed value of option opt to endpoint ep of flow. */
-static int apply_value(struct parser *p, char opt, const char *v, const struct value *val,
-                       int flow, int ep, bool *warned_conflict)
+static int apply_value(struct parser *p, char opt, const char *v, const struct value *val, int flow,
+                       int ep, bool *warned_conflict)
 {
     struct fg_opts_endpoint *oe = &p->o->flows[flow].ep[ep];
     struct fg_endpoint_settings *s = &oe->s;
@@ -731,16 +764,10 @@ static int select_flows(struct parser *p, const char *arg)
         return check_error(p, "out of memory");
     const char *s = arg;
     for (;;) {
-        size_t len = strcspn(s, ",");
         char buf[32];
         int64_t id;
-        if (len == 0 || len >= sizeof buf) {
-            free(sel);
-            return usage_error(p, "Malformed flow specifier");
-        }
-        memcpy(buf, s, len);
-        buf[len] = '\0';
-        if (!parse_int(buf, -1, INT32_MAX, &id)) {
+        size_t len = copy_token(s, ",", buf, sizeof buf);
+        if (len == 0 || !parse_int(buf, -1, INT32_MAX, &id)) {
             free(sel);
             return usage_error(p, "Malformed flow specifier");
         }
@@ -991,7 +1018,9 @@ static void defaults(struct fg_opts *o, const char *argv0)
     fg_table_opts_init(&o->table);
     const char *base = argv0 ? strrchr(argv0, '/') : NULL;
     snprintf(o->progname, sizeof o->progname, "%s",
-             base ? base + 1 : argv0 && argv0[0] ? argv0 : PROG);
+             base                ? base + 1
+             : argv0 && argv0[0] ? argv0
+                                 : PROG);
 }
 
 static void flow_defaults(struct fg_opts_flow *f)
@@ -1088,8 +1117,10 @@ static int check_flows(struct parser *p)
         if (src->write_duration == 0 && dst->write_duration == 0)
             return check_error(p, "server and client flow have both zero runtime for flow %d", f);
         if (fl->late_connect && dst->write_duration > 0 && dst->write_delay < src->write_delay)
-            return check_error(p, "server flow %d starts earlier than client flow while late "
-                                  "connecting", f);
+            return check_error(p,
+                               "server flow %d starts earlier than client flow while late "
+                               "connecting",
+                               f);
         bool too_high = false;
         for (int e = 0; e < 2; e++) {
             double rate = ep_state(p, f, e)->rate_bps;
@@ -1134,8 +1165,7 @@ static void draw_seeds(struct fg_opts *o)
         fclose(urandom);
 }
 
-enum fg_opts_result fg_opts_parse(int argc, char **argv, struct fg_opts *o, FILE *out,
-                                  FILE *errout)
+enum fg_opts_result fg_opts_parse(int argc, char **argv, struct fg_opts *o, FILE *out, FILE *errout)
 {
     struct parser p = {.o = o, .out = out, .errout = errout};
     struct words w;
