@@ -51,7 +51,10 @@ struct shape {
     size_t n;
 };
 
-#define SHAPE(a) {(a), sizeof(a) / sizeof((a)[0])}
+#define SHAPE(a)                        \
+    {                                   \
+        (a), sizeof(a) / sizeof((a)[0]) \
+    }
 
 /* --- add_flow_destination / add_flow_source params 1..15 (§3.1, §4.4) ---------------------- */
 
@@ -106,8 +109,11 @@ static const struct member settings_11[] = {
 };
 static const struct member settings_12[] = {{"cc_alg", K_STR, SET_STR(cc_alg)}};
 static const struct member settings_13[] = {
-    {"elcn", K_I32, SET(elcn), 0}, {"lcd", K_I32, SET(lcd), 0}, {"mtcp", K_I32, SET(mtcp), 0},
-    {"dscp", K_I32, SET(dscp), 0}, {"ipmtudiscover", K_I32, SET(ipmtudiscover), 0},
+    {"elcn", K_I32, SET(elcn), 0},
+    {"lcd", K_I32, SET(lcd), 0},
+    {"mtcp", K_I32, SET(mtcp), 0},
+    {"dscp", K_I32, SET(dscp), 0},
+    {"ipmtudiscover", K_I32, SET(ipmtudiscover), 0},
 };
 static const struct member settings_14[] = {{"dump_prefix", K_STR, SET_STR(dump_prefix)}};
 static const struct member settings_15[] = {
@@ -225,10 +231,8 @@ static const struct member report_7[] = {
     {"tcpi_rtt", K_U32, REP(tcpi.rtt), 0},
 };
 static const struct member report_8[] = {
-    {"tcpi_rttvar", K_U32, REP(tcpi.rttvar), 0},
-    {"tcpi_rto", K_U32, REP(tcpi.rto), 0},
-    {"tcpi_backoff", K_U32, REP(tcpi.backoff), 0},
-    {"tcpi_ca_state", K_U32, REP(tcpi.ca_state), 0},
+    {"tcpi_rttvar", K_U32, REP(tcpi.rttvar), 0},   {"tcpi_rto", K_U32, REP(tcpi.rto), 0},
+    {"tcpi_backoff", K_U32, REP(tcpi.backoff), 0}, {"tcpi_ca_state", K_U32, REP(tcpi.ca_state), 0},
     {"tcpi_snd_mss", K_U32, REP(tcpi.snd_mss), 0},
 };
 static const struct member report_9[] = {{"status", K_I32, REP(status), 0}};
@@ -349,8 +353,8 @@ static xmlrpc_value *struct_build(xmlrpc_env *env, const struct shape *sh, const
 }
 
 /* Appends one struct per shape, all read from base. */
-static void params_append(xmlrpc_env *env, xmlrpc_value *arr, const struct shape *shapes,
-                          size_t n, const void *base)
+static void params_append(xmlrpc_env *env, xmlrpc_value *arr, const struct shape *shapes, size_t n,
+                          const void *base)
 {
     for (size_t i = 0; i < n && !env->fault_occurred; i++)
         array_put(env, arr, struct_build(env, &shapes[i], base));
@@ -413,8 +417,8 @@ static xmlrpc_value *find_member(xmlrpc_env *env, xmlrpc_value *st, const char *
 }
 
 /* Copies string value v into out[size]; -1 with a fault when too long or NUL inside. */
-static int read_string_into(xmlrpc_env *env, const char *where, const char *name,
-                            xmlrpc_value *v, char *out, size_t size)
+static int read_string_into(xmlrpc_env *env, const char *where, const char *name, xmlrpc_value *v,
+                            char *out, size_t size)
 {
     size_t len = 0;
     const char *str = NULL;
@@ -423,9 +427,8 @@ static int read_string_into(xmlrpc_env *env, const char *where, const char *name
         return -1;
     int rc = -1;
     if (len > size - 1)
-        xmlrpc_env_set_fault_formatted(env, FG_FAULT_SETTINGS,
-                                       "%s: member '%s' longer than %zu bytes", where, name,
-                                       size - 1);
+        xmlrpc_env_set_fault_formatted(
+            env, FG_FAULT_SETTINGS, "%s: member '%s' longer than %zu bytes", where, name, size - 1);
     else if (memchr(str, '\0', len) != NULL)
         xmlrpc_env_set_fault_formatted(env, FG_FAULT_SETTINGS,
                                        "%s: member '%s' contains a NUL byte", where, name);
@@ -468,10 +471,9 @@ static int read_extra_option(xmlrpc_env *env, const char *where, xmlrpc_value *i
     xmlrpc_value *v = find_member(env, item, "value");
     if (v == NULL || xmlrpc_value_type(v) != XMLRPC_TYPE_BASE64) {
         if (!env->fault_occurred)
-            xmlrpc_env_set_fault_formatted(env, FG_FAULT_SETTINGS,
-                                           v ? "%s: member 'value' must be base64"
-                                             : "%s: no member 'value'",
-                                           where);
+            xmlrpc_env_set_fault_formatted(
+                env, FG_FAULT_SETTINGS,
+                v ? "%s: member 'value' must be base64" : "%s: no member 'value'", where);
         if (v)
             xmlrpc_DECREF(v);
         return -1;
@@ -504,8 +506,8 @@ static int read_extra_options(xmlrpc_env *env, const char *where, xmlrpc_value *
         return -1;
     if (n > FG_RPC_MAX_EXTRA_SOCKOPTS) {
         xmlrpc_env_set_fault_formatted(env, FG_FAULT_SETTINGS,
-                                       "%s: %d extra_socket_options, at most %d allowed", where,
-                                       n, FG_RPC_MAX_EXTRA_SOCKOPTS);
+                                       "%s: %d extra_socket_options, at most %d allowed", where, n,
+                                       FG_RPC_MAX_EXTRA_SOCKOPTS);
         return -1;
     }
     for (int i = 0; i < n; i++) {
@@ -525,8 +527,8 @@ static int read_extra_options(xmlrpc_env *env, const char *where, xmlrpc_value *
 }
 
 /* Stores the already type-checked value v of member m into base. */
-static int member_store(xmlrpc_env *env, const char *where, const struct member *m,
-                        xmlrpc_value *v, void *base)
+static int member_store(xmlrpc_env *env, const char *where, const struct member *m, xmlrpc_value *v,
+                        void *base)
 {
     if (m->kind == K_STR)
         return read_string_into(env, where, m->name, v, AT(base, m, char), m->size);
@@ -567,8 +569,7 @@ static int member_store(xmlrpc_env *env, const char *where, const struct member 
     case K_NSEC:
         if (x < 0 || x > 999999999) {
             xmlrpc_env_set_fault_formatted(env, FG_FAULT_SETTINGS,
-                                           "%s: member '%s' out of range (%d)", where, m->name,
-                                           x);
+                                           "%s: member '%s' out of range (%d)", where, m->name, x);
             return -1;
         }
         *AT(base, m, long) = x;
@@ -593,8 +594,8 @@ static int member_store(xmlrpc_env *env, const char *where, const struct member 
 }
 
 /* Reads member m of struct st into base; where names the struct in messages. */
-static int member_read(xmlrpc_env *env, const char *where, const struct member *m,
-                       xmlrpc_value *st, void *base)
+static int member_read(xmlrpc_env *env, const char *where, const struct member *m, xmlrpc_value *st,
+                       void *base)
 {
     xmlrpc_value *v = find_member(env, st, m->name);
     if (env->fault_occurred)
@@ -613,8 +614,8 @@ static int member_read(xmlrpc_env *env, const char *where, const struct member *
     if (t == wire_type(m->kind) || (m->kind == K_COUNT && t == XMLRPC_TYPE_I8))
         rc = member_store(env, where, m, v, base);
     else {
-        xmlrpc_env_set_fault_formatted(env, FG_FAULT_SETTINGS, "%s: member '%s' must be %s",
-                                       where, m->name, type_phrase(m->kind));
+        xmlrpc_env_set_fault_formatted(env, FG_FAULT_SETTINGS, "%s: member '%s' must be %s", where,
+                                       m->name, type_phrase(m->kind));
         rc = -1;
     }
     xmlrpc_DECREF(v);
@@ -635,12 +636,10 @@ static int struct_parse(xmlrpc_env *env, const char *where, xmlrpc_value *st,
 }
 
 /* Checks that params is an array of exactly n values (fault -502 otherwise). */
-static int check_param_count(xmlrpc_env *env, const char *method, xmlrpc_value *params,
-                             size_t n)
+static int check_param_count(xmlrpc_env *env, const char *method, xmlrpc_value *params, size_t n)
 {
     if (xmlrpc_value_type(params) != XMLRPC_TYPE_ARRAY) {
-        xmlrpc_env_set_fault_formatted(env, FG_FAULT_PARAMS, "%s: params are not an array",
-                                       method);
+        xmlrpc_env_set_fault_formatted(env, FG_FAULT_PARAMS, "%s: params are not an array", method);
         return -1;
     }
     int have = xmlrpc_array_size(env, params);
@@ -675,8 +674,8 @@ static int params_parse(xmlrpc_env *env, const char *method, xmlrpc_value *param
 }
 
 /* A one-struct reply v parsed with sh into base. */
-static int reply_parse(xmlrpc_env *env, const char *method, xmlrpc_value *v,
-                       const struct shape *sh, void *base)
+static int reply_parse(xmlrpc_env *env, const char *method, xmlrpc_value *v, const struct shape *sh,
+                       void *base)
 {
     char where[64];
     snprintf(where, sizeof where, "%s reply", method);
@@ -704,10 +703,9 @@ xmlrpc_value *fg_rpc_add_source_params(xmlrpc_env *env, const struct fg_endpoint
     return or_null(env, arr);
 }
 
-static xmlrpc_value *one_int_struct_params(xmlrpc_env *env, const struct member *m, size_t n,
-                                           int32_t value)
+static xmlrpc_value *one_int_struct_params(xmlrpc_env *env, const struct member *m, int32_t value)
 {
-    struct shape sh = {m, n};
+    const struct shape sh = {m, 1};
     xmlrpc_value *arr = xmlrpc_array_new(env);
     if (env->fault_occurred)
         return NULL;
@@ -717,12 +715,12 @@ static xmlrpc_value *one_int_struct_params(xmlrpc_env *env, const struct member 
 
 xmlrpc_value *fg_rpc_start_flows_params(xmlrpc_env *env, int32_t start_timestamp)
 {
-    return one_int_struct_params(env, start_members, 1, start_timestamp);
+    return one_int_struct_params(env, start_members, start_timestamp);
 }
 
 xmlrpc_value *fg_rpc_stop_flow_params(xmlrpc_env *env, int32_t flow_id)
 {
-    return one_int_struct_params(env, stop_members, 1, flow_id);
+    return one_int_struct_params(env, stop_members, flow_id);
 }
 
 xmlrpc_value *fg_rpc_no_params(xmlrpc_env *env)
@@ -818,9 +816,8 @@ int fg_rpc_parse_reports_reply(xmlrpc_env *env, xmlrpc_value *v, bool *has_more,
         return -1;
     }
     if ((size_t)(size - 1) > cap) {
-        xmlrpc_env_set_fault_formatted(env, FG_FAULT_SETTINGS,
-                                       "get_reports reply: %d reports, room for %zu", size - 1,
-                                       cap);
+        xmlrpc_env_set_fault_formatted(
+            env, FG_FAULT_SETTINGS, "get_reports reply: %d reports, room for %zu", size - 1, cap);
         return -1;
     }
     xmlrpc_value *first = NULL;
@@ -922,7 +919,8 @@ xmlrpc_value *fg_rpc_status_reply(xmlrpc_env *env, const struct fg_status_reply 
     return struct_build(env, &sh, r);
 }
 
-xmlrpc_value *fg_rpc_add_destination_reply(xmlrpc_env *env, const struct fg_add_destination_reply *r)
+xmlrpc_value *fg_rpc_add_destination_reply(xmlrpc_env *env,
+                                           const struct fg_add_destination_reply *r)
 {
     const struct shape sh = SHAPE(add_destination_members);
     return struct_build(env, &sh, r);

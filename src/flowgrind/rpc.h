@@ -36,9 +36,9 @@
 
 #include <xmlrpc-c/base.h>
 
-#define FG_RPC_VERSION "0.8.2" /* what we answer and expect: the real controller stalls 5 s otherwise */
+#define FG_RPC_VERSION \
+    "0.8.2" /* what we answer and expect: the real controller stalls 5 s otherwise */
 #define FG_RPC_API_VERSION 3
-#define FG_RPC_DEFAULT_PORT 5999
 #define FG_RPC_PATH "/RPC2"
 #define FG_RPC_REPORTS_PER_CALL 50 /* get_reports returns at most this many, has_more = 1 then */
 
@@ -49,8 +49,14 @@
 #define FG_FAULT_SETTINGS (-501)
 #define FG_FAULT_PARAMS (-502)
 
-enum fg_endpoint { FG_SOURCE = 0, FG_DESTINATION = 1 };
-enum fg_report_type { FG_REPORT_INTERVAL = 0, FG_REPORT_FINAL = 1 };
+enum fg_endpoint {
+    FG_SOURCE = 0,
+    FG_DESTINATION = 1
+};
+enum fg_report_type {
+    FG_REPORT_INTERVAL = 0,
+    FG_REPORT_FINAL = 1
+};
 
 /* Distribution codes on the wire (§3.1). */
 enum fg_dist_code {
@@ -70,8 +76,8 @@ struct fg_dist_param {
 
 #define FG_RPC_MAX_EXTRA_SOCKOPTS 10
 #define FG_RPC_EXTRA_SOCKOPT_LEN 100
-#define FG_RPC_CC_ALG_MAX 16    /* longer cc_alg: fault -501 (the daemon checks) */
-#define FG_RPC_STRING_MAX 256   /* longer strings in a call: fault -501 */
+#define FG_RPC_CC_ALG_MAX 16  /* longer cc_alg: fault -501 (the daemon checks) */
+#define FG_RPC_STRING_MAX 256 /* longer strings in a call: fault -501 */
 
 /* One setsockopt passthrough, level 0..5 = SOL_SOCKET, SOL_TCP, IPPROTO_IP, IPPROTO_SCTP,
  * IPPROTO_TCP, IPPROTO_UDP (the original's enum), value up to 100 bytes (base64 on the wire). */
@@ -147,10 +153,10 @@ struct fg_report_tcp_info {
 
 /* One interval or final report of one flow endpoint. */
 struct fg_report {
-    int32_t id;       /* flow id */
-    int32_t endpoint; /* enum fg_endpoint */
-    int32_t type;     /* enum fg_report_type */
-    struct timespec begin, end; /* CLOCK_REALTIME; seconds travel as 32-bit i4 */
+    int32_t id;                         /* flow id */
+    int32_t endpoint;                   /* enum fg_endpoint */
+    int32_t type;                       /* enum fg_report_type */
+    struct timespec begin, end;         /* CLOCK_REALTIME; seconds travel as 32-bit i4 */
     uint64_t bytes_read, bytes_written; /* travel as _high/_low signed i4 halves */
     uint32_t request_blocks_read, request_blocks_written;
     uint32_t response_blocks_read, response_blocks_written;
@@ -188,7 +194,8 @@ int fg_rpc_parse_version_reply(xmlrpc_env *env, xmlrpc_value *v, struct fg_versi
 int fg_rpc_parse_status_reply(xmlrpc_env *env, xmlrpc_value *v, struct fg_status_reply *out);
 int fg_rpc_parse_add_destination_reply(xmlrpc_env *env, xmlrpc_value *v,
                                        struct fg_add_destination_reply *out);
-int fg_rpc_parse_add_source_reply(xmlrpc_env *env, xmlrpc_value *v, struct fg_add_source_reply *out);
+int fg_rpc_parse_add_source_reply(xmlrpc_env *env, xmlrpc_value *v,
+                                  struct fg_add_source_reply *out);
 
 /* get_reports' reply: *has_more, and up to cap reports into out (*n of them). More reports
  * than cap, a report that is not an array of 9 structs, or a missing member: -1 with the
@@ -212,7 +219,8 @@ int fg_rpc_parse_stop_flow(xmlrpc_env *env, xmlrpc_value *params, int32_t *flow_
 xmlrpc_value *fg_rpc_uuid_reply(xmlrpc_env *env, const char *uuid);
 xmlrpc_value *fg_rpc_version_reply(xmlrpc_env *env, const struct fg_version_reply *r);
 xmlrpc_value *fg_rpc_status_reply(xmlrpc_env *env, const struct fg_status_reply *r);
-xmlrpc_value *fg_rpc_add_destination_reply(xmlrpc_env *env, const struct fg_add_destination_reply *r);
+xmlrpc_value *fg_rpc_add_destination_reply(xmlrpc_env *env,
+                                           const struct fg_add_destination_reply *r);
 xmlrpc_value *fg_rpc_add_source_reply(xmlrpc_env *env, const struct fg_add_source_reply *r);
 /* start_flows: a bare <i4>0</i4>. */
 xmlrpc_value *fg_rpc_start_flows_reply(xmlrpc_env *env);

@@ -18,10 +18,8 @@
 static const char *skip_past(const char *p, const char *end, const char *token)
 {
     size_t n = strlen(token);
-    for (; p + n <= end; p++)
-        if (memcmp(p, token, n) == 0)
-            return p + n;
-    return NULL;
+    const char *hit = memmem(p, (size_t)(end - p), token, n);
+    return hit ? hit + n : NULL;
 }
 
 /* Whether the tag whose name starts at name is exactly want (the name ends at white space,
@@ -125,12 +123,10 @@ bool fg_rpc_xml_acceptable(const char *xml, size_t len, char *reason, size_t rea
             continue;
         }
         if (++depth > FG_RPC_MAX_XML_DEPTH) {
-            snprintf(reason, reasonlen, "XML nested deeper than %d elements",
-                     FG_RPC_MAX_XML_DEPTH);
+            snprintf(reason, reasonlen, "XML nested deeper than %d elements", FG_RPC_MAX_XML_DEPTH);
             return false;
         }
-        if ((tag_named(name, end, "i8") || tag_named(name, end, "ex:i8")) &&
-            !plain_int64(p, end)) {
+        if ((tag_named(name, end, "i8") || tag_named(name, end, "ex:i8")) && !plain_int64(p, end)) {
             snprintf(reason, reasonlen, "<i8> value is not a plain 64-bit integer");
             return false;
         }

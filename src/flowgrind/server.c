@@ -16,6 +16,7 @@
 
 #include <xmlrpc-c/server_abyss.h> /* SessionGetChannelInfo */
 
+#include "core/units.h"
 #include "flowgrind/rpc.h"
 
 /* getaddrinfo() with NSS modules can need well over Abyss's default thread stack. */
@@ -42,22 +43,6 @@ struct fg_server {
 };
 
 /* --- networks -------------------------------------------------------------------------- */
-
-static int parse_prefix(const char *s, unsigned max, unsigned *out)
-{
-    unsigned v = 0;
-    if (!*s)
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        v = v * 10 + (unsigned)(*s - '0');
-        if (v > max)
-            return -1;
-    }
-    *out = v;
-    return 0;
-}
 
 /* Clears the host bits so that matching compares whole bytes and one partial byte. */
 static void cidr_mask(struct fg_cidr *c)
@@ -91,8 +76,13 @@ int fg_cidr_parse(const char *text, struct fg_cidr *out, char *err, size_t errle
     } else {
         goto bad;
     }
-    if (slash && parse_prefix(slash + 1, out->prefix, &out->prefix) < 0)
-        goto bad;
+    if (slash) {
+        uint64_t prefix;
+        char why[96];
+        if (units_parse_u64(slash + 1, 0, out->prefix, &prefix, why, sizeof why) < 0)
+            goto bad;
+        out->prefix = (unsigned)prefix;
+    }
     cidr_mask(out);
     return 0;
 bad:
@@ -140,8 +130,8 @@ bool fg_cidr_match(const struct fg_cidr *nets, size_t n, const struct sockaddr *
 
 void fg_server_make_uuid(const struct timespec *now, const uint8_t rnd[8], char out[37])
 {
-    uint64_t ts = (uint64_t)now->tv_sec * 10000000u + (uint64_t)now->tv_nsec / 100u +
-                  UUID_EPOCH_OFFSET;
+    uint64_t ts =
+        (uint64_t)now->tv_sec * 10000000u + (uint64_t)now->tv_nsec / 100u + UUID_EPOCH_OFFSET;
     uint32_t time_low = (uint32_t)ts;
     unsigned time_mid = (unsigned)(ts >> 32) & 0xffffu;
     unsigned time_hi_version = ((unsigned)(ts >> 48) & 0x0fffu) | 0x1000u; /* version 1 */
@@ -229,8 +219,8 @@ static bool controller_allowed(struct fg_server *s, xmlrpc_env *env, void *call_
     }
     xmlrpc_env_set_fault_formatted(env, FG_FAULT_HANDLER, "controller %s not allowed", host);
     char line[NI_MAXHOST + 128];
-    snprintf(line, sizeof line, "refused %s from controller %s: not in --allow-controller",
-             method, host);
+    snprintf(line, sizeof line, "refused %s from controller %s: not in --allow-controller", method,
+             host);
     log_refusal(s, line);
     return false;
 }
@@ -263,8 +253,7 @@ static void leave(struct fg_server *s)
 /* Resolves host (in place, FG_RPC_STRING_MAX bytes) and replaces it by the first of its
  * addresses that lies in an allowed network; faults when none does. what names the member
  * in the fault ("destination", "bind address"). */
-static bool destination_allowed(struct fg_server *s, xmlrpc_env *env, char *host,
-                                const char *what)
+static bool destination_allowed(struct fg_server *s, xmlrpc_env *env, char *host, const char *what)
 {
     if (s->n_destinations == 0)
         return true;
@@ -279,8 +268,8 @@ static bool destination_allowed(struct fg_server *s, xmlrpc_env *env, char *host
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(host, NULL, &hints, &res);
     if (rc != 0) {
-        xmlrpc_env_set_fault_formatted(env, FG_FAULT_HANDLER, "%s %s not allowed: %s", what,
-                                       host, gai_strerror(rc));
+        xmlrpc_env_set_fault_formatted(env, FG_FAULT_HANDLER, "%s %s not allowed: %s", what, host,
+                                       gai_strerror(rc));
         return false;
     }
     char first[NI_MAXHOST] = "";
@@ -300,11 +289,10 @@ static bool destination_allowed(struct fg_server *s, xmlrpc_env *env, char *host
     freeaddrinfo(res);
     if (!ok) {
         if (strcmp(first, host) == 0)
-            xmlrpc_env_set_fault_formatted(env, FG_FAULT_HANDLER, "%s %s not allowed", what,
-                                           host);
+            xmlrpc_env_set_fault_formatted(env, FG_FAULT_HANDLER, "%s %s not allowed", what, host);
         else
-            xmlrpc_env_set_fault_formatted(env, FG_FAULT_HANDLER, "%s %s (%s) not allowed",
-                                           what, host, first);
+            xmlrpc_env_set_fault_formatted(env, FG_FAULT_HANDLER, "%s %s (%s) not allowed", what,
+                                           host, first);
         char line[600];
         snprintf(line, sizeof line, "refused flow: %s", env->fault_string);
         log_refusal(s, line);
@@ -340,17 +328,16 @@ static xmlrpc_value *m_add_flow_destination(xmlrpc_env *env, xmlrpc_value *param
     return out;
 }
 
-static xmlrpc_value *m_add_flow_source(xmlrpc_env *env, xmlrpc_value *params,
-                                       void *server_info, void *call_info)
+static xmlrpc_value *m_add_flow_source(xmlrpc_env *env, xmlrpc_value *params, void *server_info,
+                                       void *call_info)
 {
     struct fg_server *s = server_info;
     struct fg_endpoint_settings st;
     struct fg_source_target t;
-    struct fg_add_source_reply r;
+    struct fg_add_source_reply r = {0};
     char msg[512] = "";
     xmlrpc_value *out = NULL;
 
-    memset(&r, 0, sizeof r);
     if (!enter(s, env, call_info, "add_flow_source"))
         return NULL;
     if (fg_rpc_parse_add_source(env, params, &st, &t) == 0 &&
@@ -565,8 +552,7 @@ struct fg_server *fg_server_new(const struct fg_server_config *cfg, char *err, s
         memcpy(s->controllers, cfg->allow_controller, s->n_controllers * sizeof(struct fg_cidr));
     s->n_destinations = cfg->n_allow_destination;
     if (s->n_destinations)
-        memcpy(s->destinations, cfg->allow_destination,
-               s->n_destinations * sizeof(struct fg_cidr));
+        memcpy(s->destinations, cfg->allow_destination, s->n_destinations * sizeof(struct fg_cidr));
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->idle, NULL);
     make_process_uuid(s->uuid);

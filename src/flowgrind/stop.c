@@ -97,7 +97,7 @@ static int stop_daemon(xmlrpc_client *client, const char *url)
 }
 
 /* Calls every daemon in order, even after a failure. */
-static int stop_all(char **urls, int n)
+static int stop_all(char (*urls)[STOP_URL_MAX], int n)
 {
     xmlrpc_env env;
     xmlrpc_env_init(&env);
@@ -164,24 +164,18 @@ int flowgrind_stop_main(int argc, char **argv)
     if (n <= 0)
         return usage_error("no address given%s", "");
 
-    char (*urls)[STOP_URL_MAX] = calloc((size_t)n, sizeof *urls);
-    char **list = calloc((size_t)n, sizeof *list);
-    if (urls == NULL || list == NULL) {
-        free(urls);
-        free(list);
+    char(*urls)[STOP_URL_MAX] = calloc((size_t)n, sizeof *urls);
+    if (urls == NULL) {
         fprintf(stderr, STOP_PROG ": error: out of memory\n");
         return 71;
     }
-    for (int i = 0; i < n && rc < 0; i++) {
-        list[i] = urls[i];
+    for (int i = 0; i < n && rc < 0; i++)
         if (address_to_url(argv[optind + i], urls[i], STOP_URL_MAX) < 0)
             rc = usage_error("invalid daemon address '%s' (expected HOST, HOST:PORT, "
                              "[IPv6]:PORT or IPv6, port 1..65535)",
                              argv[optind + i]);
-    }
     if (rc < 0)
-        rc = stop_all(list, n);
-    free(list);
+        rc = stop_all(urls, n);
     free(urls);
     return rc;
 }

@@ -497,8 +497,7 @@ static const char ADD_DESTINATION_CALL[] =
     "</data></array></value></member>\n"
     "</struct></value></param>\n"
     "</params>\n"
-    "</methodCall>\n"
-    ;
+    "</methodCall>\n";
 
 /* §4.7: the first get_reports response up to and including its first report. */
 static const char REPORTS_HEAD[] =
@@ -548,7 +547,8 @@ static const char REPORTS_HEAD[] =
     "<member><name>rtt_min</name>\n"
     "<value><double>340282346638529000000000000000000000000</double></value></member>\n"
     "<member><name>rtt_max</name>\n"
-    "<value><double>0.000000000000000000000000000000000000011754943508222874</double></value></member>\n"
+    "<value><double>0.000000000000000000000000000000000000011754943508222874</double></value></"
+    "member>\n"
     "<member><name>rtt_sum</name>\n"
     "<value><double>0</double></value></member>\n"
     "<member><name>iat_min</name>\n"
@@ -610,8 +610,7 @@ static const char REPORTS_HEAD[] =
     "<member><name>status</name>\n"
     "<value><i4>28271</i4></value></member>\n"
     "</struct></value>\n"
-    "</data></array></value>\n"
-    ;
+    "</data></array></value>\n";
 
 static const char REPORTS_TAIL[] = "</data></array></value></param>\n"
                                    "</params>\n"
@@ -715,9 +714,13 @@ static void spec_report_1(struct fg_report *r)
     r->rtt_samples = r->iat_samples = r->delay_samples = -1; /* 0.8.2 does not send them */
     r->pmtu = 65535;
     r->imtu = 0;
-    r->tcpi = (struct fg_report_tcp_info){.snd_cwnd = 10, .snd_ssthresh = 2147483647,
-                                          .reordering = 3, .rtt = 15, .rttvar = 7,
-                                          .rto = 200000, .snd_mss = 32768};
+    r->tcpi = (struct fg_report_tcp_info){.snd_cwnd = 10,
+                                          .snd_ssthresh = 2147483647,
+                                          .reordering = 3,
+                                          .rtt = 15,
+                                          .rttvar = 7,
+                                          .rto = 200000,
+                                          .snd_mss = 32768};
     r->status = 28271;
 }
 
@@ -732,9 +735,13 @@ static void spec_report_2(struct fg_report *r)
     r->request_blocks_written = 44086;
     r->rtt_samples = r->iat_samples = r->delay_samples = -1;
     r->pmtu = 65535;
-    r->tcpi = (struct fg_report_tcp_info){.snd_cwnd = 18, .snd_ssthresh = 2147483647,
-                                          .unacked = 1, .reordering = 3, .rtt = 7,
-                                          .rto = 204000, .snd_mss = 65483};
+    r->tcpi = (struct fg_report_tcp_info){.snd_cwnd = 18,
+                                          .snd_ssthresh = 2147483647,
+                                          .unacked = 1,
+                                          .reordering = 3,
+                                          .rtt = 7,
+                                          .rto = 204000,
+                                          .snd_mss = 65483};
     r->status = 28526;
 }
 
@@ -777,8 +784,8 @@ static void test_add_source_call(void **state)
     spec_destination_settings(&s);
     s.write_duration = 2;
     s.read_duration = 0;
-    struct fg_source_target t = {.destination_address = "127.0.0.1",
-                                 .destination_port = 48383, .late_connect = 0};
+    struct fg_source_target t = {
+        .destination_address = "127.0.0.1", .destination_port = 48383, .late_connect = 0};
 
     char *want = replace_once(ADD_DESTINATION_CALL, "<methodName>add_flow_destination<",
                               "<methodName>add_flow_source<");
@@ -1076,7 +1083,8 @@ static void test_reply_round_trips(void **state)
     xmlrpc_env env;
     xmlrpc_env_init(&env);
     char uuid[64];
-    xmlrpc_value *v = via_response_xml(fg_rpc_uuid_reply(&env, "4ed5a584-e704-11f1-866b-02fc00000001"));
+    xmlrpc_value *v =
+        via_response_xml(fg_rpc_uuid_reply(&env, "4ed5a584-e704-11f1-866b-02fc00000001"));
     assert_int_equal(fg_rpc_parse_uuid_reply(&env, v, uuid, sizeof uuid), 0);
     assert_string_equal(uuid, "4ed5a584-e704-11f1-866b-02fc00000001");
     xmlrpc_DECREF(v);
@@ -1126,9 +1134,9 @@ static void assert_reports_equal(const struct fg_report *a, const struct fg_repo
     assert_int_equal(a->request_blocks_written, b->request_blocks_written);
     assert_int_equal(a->response_blocks_read, b->response_blocks_read);
     assert_int_equal(a->response_blocks_written, b->response_blocks_written);
-    const double *da[] = {&a->rtt_min, &a->rtt_max, &a->rtt_sum, &a->iat_min, &a->iat_max,
+    const double *da[] = {&a->rtt_min, &a->rtt_max,   &a->rtt_sum,   &a->iat_min,  &a->iat_max,
                           &a->iat_sum, &a->delay_min, &a->delay_max, &a->delay_sum};
-    const double *db[] = {&b->rtt_min, &b->rtt_max, &b->rtt_sum, &b->iat_min, &b->iat_max,
+    const double *db[] = {&b->rtt_min, &b->rtt_max,   &b->rtt_sum,   &b->iat_min,  &b->iat_max,
                           &b->iat_sum, &b->delay_min, &b->delay_max, &b->delay_sum};
     for (size_t i = 0; i < 9; i++) {
         /* sentinels exactly; measured values within xmlrpc-c's printing and parsing */
@@ -1299,11 +1307,12 @@ static xmlrpc_value *valid_destination_params(xmlrpc_env *env)
 }
 
 /* Every member of every param, missing and then mistyped: -501 naming method, param, member. */
-static void check_each_member(const char *method, xmlrpc_value *params, int nparams,
-                              settings_parser parse)
+static void check_each_member(const char *method, xmlrpc_value *(*make_params)(xmlrpc_env *),
+                              int nparams, settings_parser parse)
 {
     xmlrpc_env env;
     xmlrpc_env_init(&env);
+    xmlrpc_value *params = make_params(&env);
     assert_int_equal(parse(&env, params), 0);
     char msg[256];
     for (size_t i = 0; i < N_SETTINGS_MEMBERS; i++) {
@@ -1318,8 +1327,8 @@ static void check_each_member(const char *method, xmlrpc_value *params, int npar
         xmlrpc_value *wrong = wrong_value(m->type);
         bad = params_edit(params, m->param - 1, m->name, wrong);
         xmlrpc_DECREF(wrong);
-        snprintf(msg, sizeof msg, "%s param %d: member '%s' must be %s", method, m->param,
-                 m->name, type_words(m->type));
+        snprintf(msg, sizeof msg, "%s param %d: member '%s' must be %s", method, m->param, m->name,
+                 type_words(m->type));
         assert_fault(parse(&env, bad), &env, FG_FAULT_SETTINGS, msg);
         xmlrpc_DECREF(bad);
     }
@@ -1343,29 +1352,20 @@ static void check_each_member(const char *method, xmlrpc_value *params, int npar
     }
     xmlrpc_DECREF(st);
     xmlrpc_DECREF(seven);
+    xmlrpc_DECREF(params);
     xmlrpc_env_clean(&env);
 }
 
 static void test_destination_member_errors(void **state)
 {
     (void)state;
-    xmlrpc_env env;
-    xmlrpc_env_init(&env);
-    xmlrpc_value *params = valid_destination_params(&env);
-    check_each_member("add_flow_destination", params, 15, parse_destination);
-    xmlrpc_DECREF(params);
-    xmlrpc_env_clean(&env);
+    check_each_member("add_flow_destination", valid_destination_params, 15, parse_destination);
 }
 
 static void test_source_member_errors(void **state)
 {
     (void)state;
-    xmlrpc_env env;
-    xmlrpc_env_init(&env);
-    xmlrpc_value *params = valid_source_params(&env);
-    check_each_member("add_flow_source", params, 16, parse_source);
-    xmlrpc_DECREF(params);
-    xmlrpc_env_clean(&env);
+    check_each_member("add_flow_source", valid_source_params, 16, parse_source);
 }
 
 /* Strings up to FG_RPC_STRING_MAX - 1 bytes pass; one more, or a NUL inside, is -501. */
@@ -1375,8 +1375,8 @@ static void test_string_limits(void **state)
     static const struct {
         int param;
         const char *name;
-    } strings[] = {{1, "bind_address"}, {12, "cc_alg"}, {14, "dump_prefix"},
-                   {16, "destination_address"}};
+    } strings[] = {
+        {1, "bind_address"}, {12, "cc_alg"}, {14, "dump_prefix"}, {16, "destination_address"}};
     xmlrpc_env env;
     xmlrpc_env_init(&env);
     xmlrpc_value *params = valid_source_params(&env);
@@ -1648,8 +1648,8 @@ static void test_reply_errors(void **state)
     struct fg_version_reply ver = {"0.8.2", 3, "Linux", "6.18"};
     static const char *const version_m[] = {"version:s", "api_version:i", "os_name:s",
                                             "os_release:s"};
-    check_reply_members("get_version", fg_rpc_version_reply(&env, &ver), parse_version,
-                        version_m, 4);
+    check_reply_members("get_version", fg_rpc_version_reply(&env, &ver), parse_version, version_m,
+                        4);
 
     struct fg_status_reply st = {0, 0};
     static const char *const status_m[] = {"started:i", "num_flows:i"};
@@ -1709,8 +1709,8 @@ static void test_reports_errors(void **state)
         const struct spec_member *m = &report_members[i];
         xmlrpc_value *bad_report = params_edit(report, m->param - 1, m->name, NULL);
         xmlrpc_value *bad = array_with(reply, 2, bad_report);
-        snprintf(msg, sizeof msg, "get_reports reply: report 2 struct %d: no member '%s'",
-                 m->param, m->name);
+        snprintf(msg, sizeof msg, "get_reports reply: report 2 struct %d: no member '%s'", m->param,
+                 m->name);
         assert_fault(parse_reports(&env, bad), &env, FG_FAULT_SETTINGS, msg);
         xmlrpc_DECREF(bad);
         xmlrpc_DECREF(bad_report);

@@ -62,8 +62,9 @@ static void test_cidr_match(void **state)
 static void test_cidr_parse_errors(void **state)
 {
     (void)state;
-    static const char *bad[] = {"", "/8", "10.0.0.0/", "10.0.0.0/33", "::/129", "10.0.0.0/8x",
-                                "10.0.0.0/-1", "host.example", "10.0.0.256", "1.2.3.4/ 8"};
+    static const char *bad[] = {"",           "/8",          "10.0.0.0/",   "10.0.0.0/33",
+                                "::/129",     "10.0.0.0/8x", "10.0.0.0/-1", "host.example",
+                                "10.0.0.256", "1.2.3.4/ 8"};
     struct fg_cidr c;
     char err[128];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -141,24 +142,41 @@ static void test_xml_acceptable(void **state)
 static void test_xml_i8_screen(void **state)
 {
     (void)state;
-    static const char *good[] = {"0", "-1", "+1", "9223372036854775807",
-                                 "-9223372036854775808", "000000000000000000000000042"};
-    static const char *bad[] = {"1,384", "1x", "x", "-", "1 ", "0x10", "1e5",
-                                "9223372036854775808", "-9223372036854775809",
-                                "99999999999999999999999", "1&#44;3", "<![CDATA[1,3]]>",
+    static const char *good[] = {"0",
+                                 "-1",
+                                 "+1",
+                                 "9223372036854775807",
+                                 "-9223372036854775808",
+                                 "000000000000000000000000042"};
+    static const char *bad[] = {"1,384",
+                                "1x",
+                                "x",
+                                "-",
+                                "1 ",
+                                "0x10",
+                                "1e5",
+                                "9223372036854775808",
+                                "-9223372036854775809",
+                                "99999999999999999999999",
+                                "1&#44;3",
+                                "<![CDATA[1,3]]>",
                                 "1<!-- c -->2"};
-    static const char *tags[][2] = {{"<i8>", "</i8>"}, {"<ex:i8>", "</ex:i8>"},
-                                    {"<i8 a='1'>", "</i8>"}};
+    static const char *tags[][2] = {
+        {"<i8>", "</i8>"}, {"<ex:i8>", "</ex:i8>"}, {"<i8 a='1'>", "</i8>"}};
     char xml[512], reason[128];
     for (size_t t = 0; t < sizeof tags / sizeof tags[0]; t++) {
         for (size_t k = 0; k < sizeof good / sizeof good[0]; k++) {
-            snprintf(xml, sizeof xml, "<methodResponse><params><param><value>%s%s%s</value>"
-                     "</param></params></methodResponse>", tags[t][0], good[k], tags[t][1]);
+            snprintf(xml, sizeof xml,
+                     "<methodResponse><params><param><value>%s%s%s</value>"
+                     "</param></params></methodResponse>",
+                     tags[t][0], good[k], tags[t][1]);
             assert_true(fg_rpc_xml_acceptable(xml, strlen(xml), reason, sizeof reason));
         }
         for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-            snprintf(xml, sizeof xml, "<methodResponse><params><param><value>%s%s%s</value>"
-                     "</param></params></methodResponse>", tags[t][0], bad[k], tags[t][1]);
+            snprintf(xml, sizeof xml,
+                     "<methodResponse><params><param><value>%s%s%s</value>"
+                     "</param></params></methodResponse>",
+                     tags[t][0], bad[k], tags[t][1]);
             assert_false(fg_rpc_xml_acceptable(xml, strlen(xml), reason, sizeof reason));
             assert_non_null(strstr(reason, "<i8>"));
         }
@@ -182,8 +200,8 @@ static int setup_server(void **state)
     struct fg_daemon_config dcfg = {.max_flows = 2};
     dmn = fg_daemon_new(&dcfg, err, sizeof err);
     assert_non_null(dmn);
-    struct fg_server_config scfg = {.daemon = dmn, .allow_destination = &allow,
-                                    .n_allow_destination = 1};
+    struct fg_server_config scfg = {
+        .daemon = dmn, .allow_destination = &allow, .n_allow_destination = 1};
     srv = fg_server_new(&scfg, err, sizeof err);
     assert_non_null(srv);
     return 0;
@@ -241,6 +259,16 @@ static char *call_no_params(const char *method)
     return out;
 }
 
+/* get_status answers, and the engine holds n flows. */
+static void assert_num_flows(int n)
+{
+    char want[64];
+    snprintf(want, sizeof want, "<name>num_flows</name>\r\n<value><i4>%d</i4>", n);
+    char *st = call_no_params("get_status");
+    assert_non_null(strstr(st, want));
+    free(st);
+}
+
 static void test_identity_methods(void **state)
 {
     (void)state;
@@ -279,9 +307,7 @@ static void test_bad_i8_call_is_a_fault(void **state)
     assert_non_null(strstr(r, "<i4>-503</i4>"));
     assert_non_null(strstr(r, "&lt;i8&gt; value is not a plain 64-bit integer"));
     free(r);
-    char *st = call_no_params("get_status");
-    assert_non_null(strstr(st, "<name>num_flows</name>"));
-    free(st);
+    assert_num_flows(0);
 }
 
 static void test_stop_unknown_flow(void **state)
@@ -337,9 +363,7 @@ static void test_destination_allow_list(void **state)
     assert_non_null(strstr(out, "<name>listen_data_port</name>"));
     free(out);
     xmlrpc_DECREF(p);
-    char *st = call_no_params("get_status");
-    assert_non_null(strstr(st, "<name>num_flows</name>\r\n<value><i4>1</i4>"));
-    free(st);
+    assert_num_flows(1);
     xmlrpc_value *stop = fg_rpc_stop_flow_params(&env, -1);
     out = call("stop_flow", stop);
     assert_non_null(strstr(out, "<array><data>\r\n</data></array>"));

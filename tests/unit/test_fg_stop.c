@@ -9,8 +9,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
-#include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -84,6 +84,7 @@ struct fake_daemon {
     char request[8192];
     size_t request_len;
     bool served;
+    pthread_t thread;
 };
 
 static bool wait_readable(int fd)
@@ -153,21 +154,31 @@ static const char STOP_ALL_BODY[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
                                     "</params>\r\n"
                                     "</methodCall>\r\n";
 
-/* Runs flowgrind-stop against a fake daemon answering body; fills c and d. */
-static void stop_against_fake(struct captured *c, struct fake_daemon *d, const char *body,
-                              char *addr, size_t addrlen)
+/* Starts a fake daemon answering body to one request; addr gets its "127.0.0.1:PORT". */
+static void fake_start(struct fake_daemon *d, const char *body, char *addr, size_t addrlen)
 {
     uint16_t port;
     memset(d, 0, sizeof *d);
     d->listen_fd = listen_loopback(&port, true);
     d->answer_body = body;
     snprintf(addr, addrlen, "127.0.0.1:%u", (unsigned)port);
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, fake_daemon_run, d), 0);
+    assert_int_equal(pthread_create(&d->thread, NULL, fake_daemon_run, d), 0);
+}
+
+static void fake_finish(struct fake_daemon *d)
+{
+    pthread_join(d->thread, NULL);
+    close(d->listen_fd);
+}
+
+/* Runs flowgrind-stop against a fake daemon answering body; fills c and d. */
+static void stop_against_fake(struct captured *c, struct fake_daemon *d, const char *body,
+                              char *addr, size_t addrlen)
+{
+    fake_start(d, body, addr, addrlen);
     char *argv[] = {"flowgrind-stop", addr, NULL};
     run_stop(c, 2, argv);
-    pthread_join(t, NULL);
-    close(d->listen_fd);
+    fake_finish(d);
 }
 
 static void test_stops_a_daemon(void **state)
@@ -214,22 +225,16 @@ static void test_fault_is_a_failure(void **state)
 static void test_unreachable_daemon_then_next(void **state)
 {
     (void)state;
-    uint16_t closed_port, port;
+    uint16_t closed_port;
     int closed = listen_loopback(&closed_port, false); /* bound, not listening: refused */
     struct fake_daemon d;
-    memset(&d, 0, sizeof d);
-    d.listen_fd = listen_loopback(&port, true);
-    d.answer_body = EMPTY_ARRAY_ANSWER;
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, fake_daemon_run, &d), 0);
     char a1[64], a2[64];
     snprintf(a1, sizeof a1, "127.0.0.1:%u", (unsigned)closed_port);
-    snprintf(a2, sizeof a2, "127.0.0.1:%u", (unsigned)port);
+    fake_start(&d, EMPTY_ARRAY_ANSWER, a2, sizeof a2);
     char *argv[] = {"flowgrind-stop", a1, a2, NULL};
     struct captured c;
     run_stop(&c, 3, argv);
-    pthread_join(t, NULL);
-    close(d.listen_fd);
+    fake_finish(&d);
     close(closed);
 
     assert_true(d.served);
@@ -240,8 +245,7 @@ static void test_unreachable_daemon_then_next(void **state)
              a2);
     assert_string_equal(c.out, want);
     snprintf(want, sizeof want,
-             "flowgrind-stop: warning: could not stop flows on http://%s/RPC2: libcurl failed",
-             a1);
+             "flowgrind-stop: warning: could not stop flows on http://%s/RPC2: libcurl failed", a1);
     assert_memory_equal(c.err, want, strlen(want));
     assert_non_null(strstr(c.err, "(-504)\n"));
     /* one warning only: the second daemon was stopped */
