@@ -15,7 +15,12 @@
 #include "core/util.h"
 #include "flowgrind/daemon_int.h"
 
-enum fgd_req_kind { FGD_REQ_ADD, FGD_REQ_START, FGD_REQ_STOP, FGD_REQ_SHUTDOWN };
+enum fgd_req_kind {
+    FGD_REQ_ADD,
+    FGD_REQ_START,
+    FGD_REQ_STOP,
+    FGD_REQ_SHUTDOWN
+};
 
 /* One request handed to the engine thread; lives on the requester's stack. */
 struct fgd_req {
@@ -156,9 +161,8 @@ void fgd_log_limited(struct fg_daemon *d, enum fgd_limit kind, bool warning, con
 static void fgd_engine_add(struct fgd_req *q)
 {
     struct fg_daemon *d = q->d;
-    size_t max = d->cfg.max_flows ? d->cfg.max_flows : FG_DAEMON_DEFAULT_MAX_FLOWS;
 
-    if (d->num_flows >= max) {
+    if (d->num_flows >= d->cfg.max_flows) {
         snprintf(q->msg, q->msglen, "Can not accept another flow, already handling %zu flows.",
                  d->num_flows);
         q->rc = FG_FAULT_HANDLER;
@@ -235,10 +239,18 @@ static void fgd_engine_run_req(void *arg)
     struct fg_daemon *d = q->d;
 
     switch (q->kind) {
-    case FGD_REQ_ADD: fgd_engine_add(q); break;
-    case FGD_REQ_START: fgd_engine_start(q); break;
-    case FGD_REQ_STOP: fgd_engine_stop(q); break;
-    case FGD_REQ_SHUTDOWN: fgd_engine_shutdown(q); break;
+    case FGD_REQ_ADD:
+        fgd_engine_add(q);
+        break;
+    case FGD_REQ_START:
+        fgd_engine_start(q);
+        break;
+    case FGD_REQ_STOP:
+        fgd_engine_stop(q);
+        break;
+    case FGD_REQ_SHUTDOWN:
+        fgd_engine_shutdown(q);
+        break;
     }
     pthread_mutex_lock(&d->req_lock);
     q->done = true;
@@ -305,8 +317,8 @@ int fg_daemon_add_destination(struct fg_daemon *d, const struct fg_endpoint_sett
 }
 
 int fg_daemon_add_source(struct fg_daemon *d, const struct fg_endpoint_settings *s,
-                         const struct fg_source_target *t, struct fg_add_source_reply *r,
-                         char *msg, size_t msglen)
+                         const struct fg_source_target *t, struct fg_add_source_reply *r, char *msg,
+                         size_t msglen)
 {
     int fault = fgd_validate(s, t, msg, msglen);
     if (fault)
@@ -397,6 +409,8 @@ struct fg_daemon *fg_daemon_new(const struct fg_daemon_config *cfg, char *err, s
     }
     if (cfg)
         d->cfg = *cfg;
+    if (!d->cfg.max_flows)
+        d->cfg.max_flows = FG_DAEMON_DEFAULT_MAX_FLOWS;
     d->loop = loop_new(err, errlen);
     if (!d->loop) {
         free(d->scratch);
@@ -406,7 +420,7 @@ struct fg_daemon *fg_daemon_new(const struct fg_daemon_config *cfg, char *err, s
     /* Block due times are met by epoll_pwait2's ns timeouts; spinning would burn a core
      * shared with the peer daemon. */
     loop_set_spin_threshold(d->loop, 0);
-    fgd_raise_nofile(d->cfg.max_flows ? d->cfg.max_flows : FG_DAEMON_DEFAULT_MAX_FLOWS);
+    fgd_raise_nofile(d->cfg.max_flows);
     int rc = pthread_create(&d->thread, NULL, fgd_engine_main, d);
     if (rc != 0) {
         snprintf(err, errlen, "flow engine thread: %s", strerror(rc));
@@ -415,7 +429,6 @@ struct fg_daemon *fg_daemon_new(const struct fg_daemon_config *cfg, char *err, s
         free(d);
         return NULL;
     }
-    d->thread_running = true;
     return d;
 }
 

@@ -19,12 +19,12 @@
 #include "flowgrind/rpc.h"
 #include "flowgrind/traffic.h"
 
-#define FGD_SCRATCH_LEN (256 * 1024)       /* payload bytes are read into (and dropped) here */
-#define FGD_RESP_QUEUE_MAX 4096            /* queued responses beyond which reading pauses */
-#define FGD_PUSHY_MAX_BLOCKS 256           /* -P: blocks per event before other flows' turn */
-#define FGD_BURST_BYTES (256 * 1024)       /* bulk traffic: bytes per sendmsg */
-#define FGD_BURST_BLOCKS 64                /* ... and at most this many blocks in it */
-#define FGD_CONGESTION_LIMIT 10000         /* -C: late-schedule events before the abort */
+#define FGD_SCRATCH_LEN (256 * 1024)           /* payload bytes are read into (and dropped) here */
+#define FGD_RESP_QUEUE_MAX 4096                /* queued responses beyond which reading pauses */
+#define FGD_PUSHY_MAX_BLOCKS 256               /* -P: blocks per event before other flows' turn */
+#define FGD_BURST_BYTES (256 * 1024)           /* bulk traffic: bytes per sendmsg */
+#define FGD_BURST_BLOCKS 64                    /* ... and at most this many blocks in it */
+#define FGD_CONGESTION_LIMIT 10000             /* -C: late-schedule events before the abort */
 #define FGD_MAX_BLOCK_SIZE (256 * 1024 * 1024) /* larger maximum_block_size: settings fault */
 
 /* One counter set: INTERVAL (reset after each interval report) or FINAL (whole flow). */
@@ -38,7 +38,10 @@ struct fgd_counters {
     int64_t rtt_samples, iat_samples, delay_samples;
 };
 
-enum fgd_set { FGD_INTERVAL = 0, FGD_FINAL = 1 };
+enum fgd_set {
+    FGD_INTERVAL = 0,
+    FGD_FINAL = 1
+};
 
 /* One direction's schedule, monotonic ns from the flow's start. */
 struct fgd_dir {
@@ -86,11 +89,11 @@ struct fgd_flow {
     struct fgd_dir wr, rd;
 
     struct fg_traffic traffic;
-    uint8_t *sendbuf; /* maximum_block_size bytes: zeros or the -E pattern */
-    struct fgd_out out;   /* the request block being written; size 0 = none */
+    uint8_t *sendbuf;   /* maximum_block_size bytes: zeros or the -E pattern */
+    struct fgd_out out; /* the request block being written; size 0 = none */
     bool out_active;
-    uint64_t next_due;    /* monotonic due time of the next request block */
-    uint32_t congestion;  /* late-schedule events (-C) */
+    uint64_t next_due;   /* monotonic due time of the next request block */
+    uint32_t congestion; /* late-schedule events (-C) */
 
     struct fgd_out *resp; /* ring of responses waiting to be written */
     size_t resp_head, resp_len, resp_cap;
@@ -112,7 +115,11 @@ struct fgd_flow {
 
 /* Log lines that can come from every flow at once (0.8.2 flooded syslog with them, bug 54):
  * at most FGD_LOG_BURST per second of each kind, then one line counting the rest. */
-enum fgd_limit { FGD_LIMIT_SHUTDOWN, FGD_LIMIT_DELAY, FGD_LIMIT_KINDS };
+enum fgd_limit {
+    FGD_LIMIT_SHUTDOWN,
+    FGD_LIMIT_DELAY,
+    FGD_LIMIT_KINDS
+};
 #define FGD_LOG_BURST 5
 
 struct fgd_ratelimit {
@@ -124,7 +131,6 @@ struct fg_daemon {
     struct fg_daemon_config cfg;
     struct loop *loop;
     pthread_t thread;
-    bool thread_running;
 
     /* Request hand-over: the requester waits on done_cond for its request's done flag. */
     pthread_mutex_t req_lock;
@@ -161,8 +167,8 @@ void fgd_publish_status(struct fg_daemon *d);
 
 /* --- daemon_sock.c ---------------------------------------------------------------------- */
 /* Checks s (and t for a source) as §3.1's sanity checks; 0 or FG_FAULT_SETTINGS with msg. */
-int fgd_validate(const struct fg_endpoint_settings *s, const struct fg_source_target *t,
-                 char *msg, size_t msglen);
+int fgd_validate(const struct fg_endpoint_settings *s, const struct fg_source_target *t, char *msg,
+                 size_t msglen);
 /* The listen socket of a destination, options applied. fd or a fault code with msg. */
 int fgd_listen_socket(const struct fg_endpoint_settings *s, int *fd_out, char *msg, size_t msglen);
 /* The test socket of a source, bound (bug 36 fixed) and with options, connect not started;

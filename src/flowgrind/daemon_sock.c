@@ -54,8 +54,8 @@ static bool fgd_options_ok(const struct fg_endpoint_settings *s)
            fgd_dist_code_ok(s->response.distribution) && fgd_dist_code_ok(s->gap.distribution);
 }
 
-int fgd_validate(const struct fg_endpoint_settings *s, const struct fg_source_target *t,
-                 char *msg, size_t msglen)
+int fgd_validate(const struct fg_endpoint_settings *s, const struct fg_source_target *t, char *msg,
+                 size_t msglen)
 {
     bool ok = fgd_times_ok(s) && fgd_sizes_ok(s) && fgd_options_ok(s);
 
@@ -75,8 +75,7 @@ int fgd_validate(const struct fg_endpoint_settings *s, const struct fg_source_ta
     return 0;
 }
 
-int fgd_dump_start(struct fgd_flow *f, const char *address, uint16_t port, char *msg,
-                   size_t msglen)
+int fgd_dump_start(struct fgd_flow *f, const char *address, uint16_t port, char *msg, size_t msglen)
 {
     struct fg_dump_spec spec = {
         .dir = f->d->cfg.dump_dir,
@@ -144,8 +143,8 @@ static int fgd_set_pmtudisc(int fd)
 
 static int fgd_extra_level(int32_t level)
 {
-    static const int levels[] = {SOL_SOCKET, SOL_TCP, IPPROTO_IP, IPPROTO_SCTP, IPPROTO_TCP,
-                                 IPPROTO_UDP};
+    static const int levels[] = {SOL_SOCKET,   SOL_TCP,     IPPROTO_IP,
+                                 IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
     return level >= 0 && level < 6 ? levels[level] : -1;
 }
 
@@ -183,7 +182,7 @@ int fgd_apply_options(int fd, const struct fg_endpoint_settings *s, char *msg, s
     fgd_set_buffer(fd, SO_RCVBUF, s->requested_read_buffer_size);
     if (s->cc_alg[0] && (e = -sock_set_congestion(fd, s->cc_alg)))
         return fgd_opt_fail(msg, msglen, "congestion control algorithm", e);
-    if (s->nonagle && (e = fgd_setint(fd, IPPROTO_TCP, TCP_NODELAY, 1)))
+    if (s->nonagle && (e = -sock_set_nodelay(fd, true)))
         return fgd_opt_fail(msg, msglen, "TCP_NODELAY", e);
     if (s->cork && (e = fgd_setint(fd, IPPROTO_TCP, TCP_CORK, 1)))
         return fgd_opt_fail(msg, msglen, "TCP_CORK", e);
@@ -207,26 +206,34 @@ static int fgd_listen_fail(char *msg, size_t msglen, const char *why)
     return FG_FAULT_HANDLER;
 }
 
-/* The address to listen on: bind_address's first result, or the dual-stack wildcard. */
-static int fgd_listen_addr(const char *bind_address, struct sock_addr *a, char *msg,
-                           size_t msglen)
+/* The first address of host with the given family (AF_UNSPEC: any); sock_resolve fails
+ * rather than return no address. 0, or -1 with why. */
+static int fgd_resolve_first(const char *host, const char *port, int family, int flags,
+                             struct sock_addr *out, char *why, size_t whylen)
 {
     struct sock_addr_list l;
+
+    if (sock_resolve(host, port, family, SOCK_STREAM, flags, &l, why, whylen) != 0)
+        return -1;
+    *out = l.v[0];
+    sock_addr_list_free(&l);
+    return 0;
+}
+
+/* The address to listen on: bind_address's first result, or the dual-stack wildcard. */
+static int fgd_listen_addr(const char *bind_address, struct sock_addr *a, char *msg, size_t msglen)
+{
     char why[256];
     const char *host = bind_address[0] ? bind_address : "::";
-    int rc = sock_resolve(host, "0", AF_UNSPEC, SOCK_STREAM, AI_PASSIVE, &l, why, sizeof(why));
+    int rc = fgd_resolve_first(host, "0", AF_UNSPEC, AI_PASSIVE, a, why, sizeof(why));
 
     if (rc != 0 && !bind_address[0])
-        rc = sock_resolve("0.0.0.0", "0", AF_INET, SOCK_STREAM, AI_PASSIVE, &l, why, sizeof(why));
-    if (rc != 0 || l.n == 0) {
+        rc = fgd_resolve_first("0.0.0.0", "0", AF_INET, AI_PASSIVE, a, why, sizeof(why));
+    if (rc != 0) {
         char line[FG_RPC_STRING_MAX + sizeof(why) + 4];
-        snprintf(line, sizeof(line), "%s: %s", host, rc ? why : "no address");
-        if (rc == 0)
-            sock_addr_list_free(&l);
+        snprintf(line, sizeof(line), "%s: %s", host, why);
         return fgd_listen_fail(msg, msglen, line);
     }
-    *a = l.v[0];
-    sock_addr_list_free(&l);
     return 0;
 }
 
@@ -263,25 +270,6 @@ static int fgd_source_fail(char *msg, size_t msglen, const char *what, const cha
     return FG_FAULT_HANDLER;
 }
 
-/* The first address of host with the given family (AF_UNSPEC: any). */
-static int fgd_resolve_first(const char *host, const char *port, int family, int flags,
-                             struct sock_addr *out, char *why, size_t whylen)
-{
-    struct sock_addr_list l;
-    int rc = sock_resolve(host, port, family, SOCK_STREAM, flags, &l, why, whylen);
-
-    if (rc != 0)
-        return -1;
-    if (l.n == 0) {
-        snprintf(why, whylen, "no address");
-        sock_addr_list_free(&l);
-        return -1;
-    }
-    *out = l.v[0];
-    sock_addr_list_free(&l);
-    return 0;
-}
-
 /* Bug 36 fixed: the test socket leaves from bind_address when one was given. */
 static int fgd_source_bind(int fd, const char *host, int family, char *msg, size_t msglen)
 {
@@ -307,8 +295,7 @@ int fgd_source_socket(const struct fg_endpoint_settings *s, const struct fg_sour
         return fgd_source_fail(msg, msglen, "resolve destination", t->destination_address, why);
     int fd = sock_tcp_socket(sock_addr_family(dst), true, why, sizeof(why));
     if (fd < 0)
-        return fgd_source_fail(msg, msglen, "create data socket for", t->destination_address,
-                               why);
+        return fgd_source_fail(msg, msglen, "create data socket for", t->destination_address, why);
     int fault = fgd_apply_options(fd, s, msg, msglen);
     if (!fault)
         fault = fgd_source_bind(fd, s->bind_address, sock_addr_family(dst), msg, msglen);

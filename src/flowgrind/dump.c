@@ -151,11 +151,6 @@ void fg_dump_poll(struct fg_dump *dp)
             break;
 }
 
-const char *fg_dump_path(const struct fg_dump *dp)
-{
-    return dp->path;
-}
-
 void fg_dump_close(struct fg_dump *dp)
 {
     if (!dp)
@@ -191,12 +186,6 @@ int fg_dump_fd(const struct fg_dump *dp)
 void fg_dump_poll(struct fg_dump *dp)
 {
     (void)dp;
-}
-
-const char *fg_dump_path(const struct fg_dump *dp)
-{
-    (void)dp;
-    return "";
 }
 
 void fg_dump_close(struct fg_dump *dp)

@@ -41,9 +41,6 @@ int fg_dump_fd(const struct fg_dump *dp);
 /* Writes every packet captured so far to the file. */
 void fg_dump_poll(struct fg_dump *dp);
 
-/* The file's path. */
-const char *fg_dump_path(const struct fg_dump *dp);
-
 /* Writes what is left, closes the file and the capture. NULL is fine. */
 void fg_dump_close(struct fg_dump *dp);
 

@@ -8,8 +8,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -27,13 +27,13 @@
 #include <cmocka.h>
 
 #include "core/clock.h"
-#include "core/util.h"
 #include "core/sock.h"
+#include "core/util.h"
 #include "flowgrind/block.h"
 #include "flowgrind/daemon.h"
 #include "flowgrind/rpc.h"
 
-#define LETTERS(r, w) ((int32_t)(r) * 256 + (int32_t)(w))
+#define LETTERS(r, w) ((int32_t)(r)*256 + (int32_t)(w))
 
 /* --- harness ---------------------------------------------------------------------------- */
 
@@ -152,8 +152,7 @@ static void wait_finals(struct fg_daemon *d, struct reports *rs, size_t finals, 
     assert_int_equal(rs->finals, finals);
 }
 
-static const struct fg_report *find_report(const struct reports *rs, int32_t id, int ep,
-                                           int type)
+static const struct fg_report *find_report(const struct reports *rs, int32_t id, int ep, int type)
 {
     for (size_t i = 0; i < rs->n; i++)
         if (rs->v[i].id == id && rs->v[i].endpoint == ep && rs->v[i].type == type)
@@ -315,6 +314,7 @@ static void test_interval_spacing(void **state)
     }
     assert_true(n >= 7 && n <= 8);
     const struct fg_report *fin = find_report(&rs, 1, FG_SOURCE, FG_REPORT_FINAL);
+    assert_non_null(fin);
     /* Intervals cover the flow; only a last slice under 20 % of the interval may be left
      * out (the 20 % rule), so at most a few blocks are missing from their sum. */
     assert_true(blocks <= fin->request_blocks_written);
@@ -487,8 +487,8 @@ static void test_bad_block_header(void **state)
     struct sock_addr_list l;
     char port[16];
     snprintf(port, sizeof(port), "%d", dr.listen_data_port);
-    assert_int_equal(sock_resolve("127.0.0.1", port, AF_INET, SOCK_STREAM, 0, &l, err,
-                                  sizeof(err)), 0);
+    assert_int_equal(sock_resolve("127.0.0.1", port, AF_INET, SOCK_STREAM, 0, &l, err, sizeof(err)),
+                     0);
     int fd = sock_tcp_socket(AF_INET, false, err, sizeof(err));
     assert_true(fd >= 0);
     assert_int_equal(sock_connect(fd, &l.v[0], err, sizeof(err)), 0);
@@ -546,8 +546,8 @@ static void test_source_wire_bytes(void **state)
     char err[256], msg[256];
 
     struct sock_addr_list l;
-    assert_int_equal(sock_resolve("127.0.0.1", "0", AF_INET, SOCK_STREAM, AI_PASSIVE, &l, err,
-                                  sizeof(err)), 0);
+    assert_int_equal(
+        sock_resolve("127.0.0.1", "0", AF_INET, SOCK_STREAM, AI_PASSIVE, &l, err, sizeof(err)), 0);
     any = l.v[0];
     sock_addr_list_free(&l);
     int lfd = sock_tcp_listen(&any, 4, 0, &bound, err, sizeof(err));
@@ -618,8 +618,8 @@ static void test_destination_response_bytes(void **state)
     assert_int_equal(fg_daemon_add_destination(d, &dst, &dr, msg, sizeof(msg)), 0);
     struct sock_addr_list l;
     snprintf(port, sizeof(port), "%d", dr.listen_data_port);
-    assert_int_equal(sock_resolve("127.0.0.1", port, AF_INET, SOCK_STREAM, 0, &l, err,
-                                  sizeof(err)), 0);
+    assert_int_equal(sock_resolve("127.0.0.1", port, AF_INET, SOCK_STREAM, 0, &l, err, sizeof(err)),
+                     0);
     int fd = sock_tcp_socket(AF_INET, false, err, sizeof(err));
     assert_int_equal(sock_connect(fd, &l.v[0], err, sizeof(err)), 0);
     sock_addr_list_free(&l);
@@ -677,6 +677,8 @@ static void test_shutdown_flag(void **state)
     wait_finals(d, &rs, 2, 3);
     const struct fg_report *r = find_report(&rs, 9, FG_DESTINATION, FG_REPORT_FINAL);
     const struct fg_report *s = find_report(&rs, 9, FG_SOURCE, FG_REPORT_FINAL);
+    assert_non_null(r);
+    assert_non_null(s);
     assert_int_equal(r->status, LETTERS('c', 'o'));
     assert_int_equal(s->status, LETTERS('o', 'c'));
     assert_true(ts_sec(&r->end) - ts_sec(&r->begin) < 1.0); /* ended by the FIN, not at 3 s */
@@ -707,6 +709,7 @@ static void test_flow_control(void **state)
     fg_daemon_start_flows(d, 0);
     wait_finals(d, &rs, 2, 5);
     const struct fg_report *s = find_report(&rs, 11, FG_SOURCE, FG_REPORT_FINAL);
+    assert_non_null(s);
     assert_true(s->request_blocks_written > 10000 && s->request_blocks_written < 10100);
     assert_true(log_contains("schedule fell behind"));
 
@@ -968,6 +971,7 @@ static void test_graceful_end(void **state)
         assert_int_equal(r->status >> 8, 'c');
     }
     const struct fg_report *rr = find_report(&rs, 11, FG_SOURCE, FG_REPORT_FINAL);
+    assert_non_null(rr);
     assert_true(rr->response_blocks_read > 50);
     /* Every request read was answered, the last ones too (the destination drained). */
     assert_int_equal(rr->response_blocks_read, rr->request_blocks_written);
