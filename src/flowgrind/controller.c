@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "flowgrind/ctl.h"
 #include "flowgrind/flowgrind.h"
 
@@ -107,8 +108,7 @@ static int ask_uuids(struct ctl *c)
         char uuid[CTL_UUID_MAX];
         xmlrpc_env env;
         xmlrpc_env_init(&env);
-        int rc =
-            reply_parsed(c, &env, res, fg_rpc_parse_uuid_reply(&env, res, uuid, sizeof(uuid)));
+        int rc = reply_parsed(c, &env, res, fg_rpc_parse_uuid_reply(&env, res, uuid, sizeof(uuid)));
         if (rc < 0) {
             fail(c, c->err);
             return -1;
@@ -130,8 +130,7 @@ static int ask_versions(struct ctl *c)
         }
         xmlrpc_env env;
         xmlrpc_env_init(&env);
-        int rc =
-            reply_parsed(c, &env, res, fg_rpc_parse_version_reply(&env, res, &dm->version));
+        int rc = reply_parsed(c, &env, res, fg_rpc_parse_version_reply(&env, res, &dm->version));
         if (rc < 0) {
             fail(c, c->err);
             return -1;
@@ -198,9 +197,9 @@ static int fetch_reports(struct ctl *c, size_t d, bool take)
         size_t n = 0;
         xmlrpc_env env;
         xmlrpc_env_init(&env);
-        int rc = reply_parsed(c, &env, res,
-                              fg_rpc_parse_reports_reply(&env, res, &has_more, c->reports,
-                                                         CTL_REPORT_BUF, &n));
+        int rc = reply_parsed(
+            c, &env, res,
+            fg_rpc_parse_reports_reply(&env, res, &has_more, c->reports, CTL_REPORT_BUF, &n));
         if (rc < 0)
             return -1;
         for (size_t k = 0; k < n; k++) {
@@ -227,21 +226,37 @@ static int drain_queues(struct ctl *c)
     return 0;
 }
 
+/* Endpoint e of flow i: its settings as add_flow_* sends them (the flow id filled in). */
+static struct fg_endpoint_settings endpoint_settings(const struct ctl *c, int i, int e)
+{
+    struct fg_endpoint_settings s = c->opts.flows[i].ep[e].s;
+    s.flow_id = i;
+    return s;
+}
+
+/* Calls add_flow_destination or add_flow_source (method) for ep with params p; once the
+ * daemon accepted the call the endpoint is created (stopped if the run is aborted), even
+ * when its reply then fails to parse. 0, or -1 with c->err filled. */
+static int call_add_flow(struct ctl *c, struct ctl_endpoint *ep, const char *method,
+                         xmlrpc_value *p, xmlrpc_value **res)
+{
+    if (ctl_call(c->client, daemon_url(c, ep->daemon), method, p, res, c->err, sizeof(c->err)) < 0)
+        return -1;
+    ep->created = true;
+    return 0;
+}
+
 static int add_destination(struct ctl *c, int i, int32_t *port)
 {
-    struct fg_opts_flow *of = &c->opts.flows[i];
     struct ctl_endpoint *ep = &c->run.flows[i].ep[FG_DESTINATION];
-    struct fg_endpoint_settings s = of->ep[FG_DESTINATION].s;
-    s.flow_id = i;
+    struct fg_endpoint_settings s = endpoint_settings(c, i, FG_DESTINATION);
     xmlrpc_env env;
     xmlrpc_env_init(&env);
     xmlrpc_value *p = fg_rpc_add_destination_params(&env, &s);
     xmlrpc_env_clean(&env);
     xmlrpc_value *res;
-    if (ctl_call(c->client, daemon_url(c, ep->daemon), "add_flow_destination", p, &res, c->err,
-                 sizeof(c->err)) < 0)
+    if (call_add_flow(c, ep, "add_flow_destination", p, &res) < 0)
         return -1;
-    ep->created = true;
     struct fg_add_destination_reply r;
     xmlrpc_env_init(&env);
     int rc = reply_parsed(c, &env, res, fg_rpc_parse_add_destination_reply(&env, res, &r));
@@ -255,10 +270,9 @@ static int add_destination(struct ctl *c, int i, int32_t *port)
 
 static int add_source(struct ctl *c, int i, int32_t port)
 {
-    struct fg_opts_flow *of = &c->opts.flows[i];
+    const struct fg_opts_flow *of = &c->opts.flows[i];
     struct ctl_endpoint *ep = &c->run.flows[i].ep[FG_SOURCE];
-    struct fg_endpoint_settings s = of->ep[FG_SOURCE].s;
-    s.flow_id = i;
+    struct fg_endpoint_settings s = endpoint_settings(c, i, FG_SOURCE);
     struct fg_source_target t;
     memset(&t, 0, sizeof(t));
     const char *dst = of->ep[FG_DESTINATION].host.test;
@@ -272,10 +286,8 @@ static int add_source(struct ctl *c, int i, int32_t port)
     xmlrpc_value *p = fg_rpc_add_source_params(&env, &s, &t);
     xmlrpc_env_clean(&env);
     xmlrpc_value *res;
-    if (ctl_call(c->client, daemon_url(c, ep->daemon), "add_flow_source", p, &res, c->err,
-                 sizeof(c->err)) < 0)
+    if (call_add_flow(c, ep, "add_flow_source", p, &res) < 0)
         return -1;
-    ep->created = true;
     struct fg_add_source_reply r;
     xmlrpc_env_init(&env);
     int rc = reply_parsed(c, &env, res, fg_rpc_parse_add_source_reply(&env, res, &r));
@@ -318,7 +330,6 @@ static int start_flows(struct ctl *c)
             return -1;
         }
         xmlrpc_DECREF(res);
-        c->run.daemons[d].started = true;
     }
     return 0;
 }
@@ -373,14 +384,10 @@ static void stop_unfinished(struct ctl *c)
 static void abort_run(struct ctl *c)
 {
     stop_unfinished(c);
-    for (size_t d = 0; d < c->run.n_daemons; d++) {
-        bool had = false;
-        for (int i = 0; i < c->opts.n_flows; i++)
-            for (int e = 0; e < 2; e++)
-                had |= c->run.flows[i].ep[e].created && c->run.flows[i].ep[e].daemon == d;
-        if (had)
+    /* no report was taken yet, so every created endpoint still counts as busy */
+    for (size_t d = 0; d < c->run.n_daemons; d++)
+        if (ctl_daemon_busy(&c->run, d))
             fetch_reports(c, d, false);
-    }
 }
 
 /* ---- the run ------------------------------------------------------------------------------ */
@@ -402,9 +409,7 @@ static void headline(struct ctl *c)
 
 static double mono_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    return (double)clock_mono_ns() / 1e9;
 }
 
 /* Sleeps until the monotonic time t (seconds); returns early on a signal. */
@@ -445,7 +450,8 @@ static void poll_loop(struct ctl *c)
      * loop wakes every 10 ms); polling that much after the tick finds the report of the
      * interval just ended instead of one interval later. */
     double start = mono_now() + fmin(0.2 * interval, 0.015);
-    double give_up = start + ctl_expected_duration(&c->opts) + CTL_GRACE_S + 2 * interval;
+    double expected = ctl_expected_duration(&c->opts);
+    double give_up = start + expected + CTL_GRACE_S + 2 * interval;
     uint64_t k = 1;
 
     while (ctl_unfinished(&c->run) > 0 && !sigint_count && !c->run.error[0]) {
@@ -460,7 +466,7 @@ static void poll_loop(struct ctl *c)
             snprintf(c->err, sizeof(c->err),
                      "no final report from %zu flow endpoint(s) %.1f s after the flows should "
                      "have ended; stopping them",
-                     ctl_unfinished(&c->run), now - start - ctl_expected_duration(&c->opts));
+                     ctl_unfinished(&c->run), now - start - expected);
             fail(c, c->err);
         }
     }

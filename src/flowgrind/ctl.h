@@ -31,7 +31,6 @@ struct ctl_daemon {
     char uuid[CTL_UUID_MAX];
     bool have_version;
     struct fg_version_reply version;
-    bool started; /* start_flows succeeded */
 };
 
 /* One flow endpoint's state on the controller. */
@@ -70,9 +69,8 @@ struct ctl_run {
     struct ctl_flow *flows; /* opts->n_flows of them */
     bool keep_reports;      /* store interval reports (--json) */
     uint64_t stale_reports; /* reports ignored: no endpoint of this run on that daemon */
-    uint64_t rows_printed;
-    bool interrupted; /* SIGINT closed the run early */
-    char error[1024]; /* "" or what made the run fail (without "flowgrind: error: ") */
+    bool interrupted;       /* SIGINT closed the run early */
+    char error[1024];       /* "" or what made the run fail (without "flowgrind: error: ") */
 };
 
 /* ---- ctl_state.c: pure ------------------------------------------------------------------ */
@@ -87,8 +85,8 @@ void ctl_run_free(struct ctl_run *run);
 int ctl_collect_urls(struct ctl_run *run);
 
 /* Records that URL number url_index answered uuid: the daemon with that uuid (appended when
- * new, else the first URL's daemon) is that URL's daemon. Returns the daemon index, or
- * -ENOMEM. */
+ * new, else the first URL's daemon) is that URL's daemon. Returns the daemon index (the
+ * registry has room for every URL since ctl_collect_urls). */
 long ctl_add_daemon(struct ctl_run *run, size_t url_index, const char *uuid);
 
 /* After every URL has its daemon: points each endpoint at its daemon. */

@@ -582,6 +582,8 @@ static void test_json_no_text_sink(void **state)
     assert_false(out.to_stdout);
     assert_null(out.log);
     assert_true(fprintf(out.text, "dropped\n") > 0);
+    assert_int_equal(fflush(out.text), 0); /* the stream with no sink takes it all */
+    assert_false(ferror(out.text));
     ctl_out_close(&out);
 }
 
