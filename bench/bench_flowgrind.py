@@ -29,14 +29,14 @@ REAL_CAP_FLOWS (500).
 
 import json
 import os
-import resource
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "interop"))
 from benchlib import (BenchError, Session, _row, compare_sides, free_port,  # noqa: E402
-                      have, heading, main_guard, wait_listening)
+                      have, heading, main_guard, raise_nofile, run_benchmarks,
+                      wait_listening)
 from flowgrind_interop_helpers import (  # noqa: E402
     FlowgrindError, Output, controller_argv, daemon_argv, netgrind_programs, real_programs)
 
@@ -50,14 +50,6 @@ MANY_INTERVAL = 0.5
 
 NETGRIND = netgrind_programs(BUILD)
 REAL = real_programs()
-
-
-def raise_nofile(need):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < need:
-        if hard < need:
-            raise BenchError(f"need {need} file descriptors, the hard limit is {hard}")
-        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
 
 
 def start_daemon(s, daemon):
@@ -234,13 +226,8 @@ def main():
         if not os.access(path, os.X_OK):
             sys.exit(f"bench: {path} is not built (run make)")
     table = {"bulk": bench_bulk, "reqresp": bench_reqresp, "many": bench_many}
-    which = sys.argv[2:] or list(table)
-    for name in which:
-        if name not in table:
-            sys.exit(f"bench: unknown benchmark '{name}' ({', '.join(table)})")
-    heading(f"flowgrind benchmarks: {NETGRIND[0]}, {os.cpu_count()} CPUs, {RUNS} runs each")
-    for name in which:
-        table[name]()
+    run_benchmarks(f"flowgrind benchmarks: {NETGRIND[0]}, {os.cpu_count()} CPUs, {RUNS} runs each",
+                   table)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (BenchError, Session, compare, free_port, have, heading,  # noqa: E402
-                      main_guard, sockperf_pingpong, wait_listening)
+                      main_guard, run_benchmarks, sockperf_pingpong, wait_listening)
 
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 TCPKALI = os.path.join(BUILD, "bin", "tcpkali")
@@ -422,13 +422,7 @@ def main():
         sys.exit(f"bench: {TCPKALI} is not built (run make)")
     table = {"connections": bench_connections, "bulk": bench_bulk, "rates": bench_rates,
              "latency": bench_latency, "ws": bench_ws, "expr": bench_expr, "tls": bench_tls}
-    which = sys.argv[2:] or list(table)
-    for name in which:
-        if name not in table:
-            sys.exit(f"bench: unknown benchmark '{name}' ({', '.join(table)})")
-    heading(f"tcpkali benchmarks: {TCPKALI}, {os.cpu_count()} CPUs")
-    for name in which:
-        table[name]()
+    run_benchmarks(f"tcpkali benchmarks: {TCPKALI}, {os.cpu_count()} CPUs", table)
 
 
 if __name__ == "__main__":

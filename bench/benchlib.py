@@ -15,6 +15,7 @@ Every server binds loopback only; every run is bounded in time.
 
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -199,6 +200,16 @@ def wait_listening(port, proc=None, timeout=10.0):
         time.sleep(0.02)
 
 
+def raise_nofile(need):
+    """Raises this process's soft RLIMIT_NOFILE (inherited by what it spawns) to need;
+    BenchError when the hard limit is lower."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < need:
+        if hard < need:
+            raise BenchError(f"need {need} file descriptors, the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+
+
 def have(program):
     return shutil.which(program) is not None
 
@@ -285,6 +296,19 @@ def sockperf_pingpong(msg_size, seconds, extra=()):
         out = p.text() + p.errtext()
         return {"p50": sockperf_percentile(out, "50.000"),
                 "p99": sockperf_percentile(out, "99.000")}
+
+
+def run_benchmarks(title, table):
+    """Runs the benchmarks named on the command line after BUILD (all of table's, in its order,
+    when none is named) under heading title; an unknown name exits before any runs.
+    table: {name: fn}."""
+    which = sys.argv[2:] or list(table)
+    for name in which:
+        if name not in table:
+            sys.exit(f"bench: unknown benchmark '{name}' ({', '.join(table)})")
+    heading(title)
+    for name in which:
+        table[name]()
 
 
 def main_guard(fn):

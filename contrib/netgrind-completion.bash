@@ -53,19 +53,19 @@ _netgrind_options() {
 }
 
 _netgrind_complete() {
-    local cur=${COMP_WORDS[COMP_CWORD]} prog=("${COMP_WORDS[0]}") first=1
+    local cur=${COMP_WORDS[COMP_CWORD]} prog=("${COMP_WORDS[0]}")
     # `netgrind TOOL ...`: the first word after netgrind is a tool, the rest the tool's.
     if [[ ${COMP_WORDS[0]##*/} == netgrind ]]; then
         if ((COMP_CWORD == 1)) && [[ $cur != -* ]]; then
             mapfile -t COMPREPLY < <(compgen -W "$NETGRIND_TOOLS" -- "$cur")
             return
         fi
-        ((COMP_CWORD > 1)) && prog+=("${COMP_WORDS[1]}") && first=2
+        ((COMP_CWORD > 1)) && prog+=("${COMP_WORDS[1]}")
     fi
     if [[ $cur == -* ]]; then
         mapfile -t COMPREPLY < <(compgen -W "$(_netgrind_options "${prog[@]}")" -- "$cur")
         [[ ${#COMPREPLY[@]} == 1 && ${COMPREPLY[0]} == *= ]] && compopt -o nospace 2>/dev/null
-    elif ((COMP_CWORD >= first)); then
+    else
         mapfile -t COMPREPLY < <(compgen -f -- "$cur") # message files, log files, ...
     fi
     return 0

@@ -284,51 +284,22 @@ demo_tcpkali() {
         fail "the WebSocket listener printed no message latency"
 }
 
-# free_tcp_port: prints a TCP port free on 127.0.0.1 right now (flowgrindd takes its control
-# port by number: -p 0 is not a port it could report).
-free_tcp_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-# wait_rpc PID PORT SECONDS: polls until the daemon on 127.0.0.1:PORT answers get_version;
-# fails if PID exits first.
-wait_rpc() {
-    local pid="$1" port="$2" deadline=$((SECONDS + $3))
-    until python3 - "$port" <<'PY' 2>/dev/null
-import socket, sys, xmlrpc.client
-socket.setdefaulttimeout(1)
-xmlrpc.client.ServerProxy(f"http://127.0.0.1:{sys.argv[1]}/RPC2").get_version()
-PY
-    do
-        kill -0 "$pid" 2>/dev/null || return 1
-        ((SECONDS < deadline)) || fail "the daemon did not answer get_version within $3 s"
-        sleep 0.05
-    done
-}
-
 demo_flowgrind() {
-    local daemon="$BIN/flowgrindd" ctl="$BIN/flowgrind" dout="$TMP/flowgrindd.out" port=""
-    local dpid="" try
+    local daemon="$BIN/flowgrindd" ctl="$BIN/flowgrind" dout="$TMP/flowgrindd.out" port
     heading "flowgrind: TCP flows driven over XML-RPC (doc/man/flowgrind.1, flowgrindd.1)"
     echo "A daemon on loopback holds both ends of a flow; the controller tells it to send for"
     echo "2 s from one end to the other and prints a report every 0.5 s, then a summary line"
     echo "for the source (S) and the destination (D)."
 
     echo
-    echo "--- 1. start flowgrindd in the foreground (-d) on a free control port; wait until it"
-    echo "       answers get_version"
-    for try in 1 2 3; do
-        port="$(free_tcp_port)"
-        start_bg "$dout" "$daemon" -d -b 127.0.0.1 -p "$port"
-        dpid=$BG_PID
-        wait_rpc "$dpid" "$port" 10 && break
-        # Exited: another process took the port in between? Then try another one.
-        grep -q 'in use' "$dout" || { indent "$dout" >&2; fail "flowgrindd exited"; }
-        dpid=""
-    done
-    [[ -n "$dpid" ]] || fail "flowgrindd found no free port"
+    echo "--- 1. start flowgrindd in the foreground (-d) on a control port the kernel picks"
+    echo "       (-p 0), and read that port back from its log"
+    start_bg "$dout" "$daemon" -d -b 127.0.0.1 -p 0
+    local dpid=$BG_PID
+    wait_for "$dpid" "$dout" ' running XML-RPC server on port [0-9]+$' 10
     indent "$dout"
+    port="$(sed -nE 's/.* running XML-RPC server on port ([0-9]+)$/\1/p' "$dout" | head -n1)"
+    [[ -n "$port" && "$port" != 0 ]] || fail "the daemon did not log the port it bound"
 
     echo
     echo "--- 2. one bulk flow for 2 s, source and destination on that daemon"

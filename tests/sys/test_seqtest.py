@@ -713,41 +713,36 @@ def a_replier_name_with_two_addresses_listens_on_one_port(h):
         summary_ok(run_sender(h, "-S", addr, "count=10"), 10)
 
 
-# A private network namespace whose ephemeral range is two ports, and a private /etc/hosts
-# where localhost is both loopbacks. $1: hosts file, $2: the range's first port (even), $3:
-# "" or "ADDR PORT" to hold a listening socket there; the rest: the command.
+# A private network namespace whose ephemeral range is two ports. $1: the range's first port
+# (even), $2: "" or "ADDR PORT" to hold a listening socket there; the rest: the command.
 PORT_NS_SCRIPT = r"""
 set -e
-mount --bind "$1" /etc/hosts
 ip link set lo up
-echo "$2 $(($2 + 1))" > /proc/sys/net/ipv4/ip_local_port_range
-if [ -n "$3" ]; then
+echo "$1 $(($1 + 1))" > /proc/sys/net/ipv4/ip_local_port_range
+if [ -n "$2" ]; then
     python3 -c 'import socket, sys, time
 a, p = sys.argv[1], int(sys.argv[2])
 s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET)
-s.bind((a, p)); s.listen(); print("held", flush=True); time.sleep(30)' $3 &
+s.bind((a, p)); s.listen(); print("held", flush=True); time.sleep(30)' $2 &
     sleep 0.5
 fi
-shift 3
+shift 2
 exec "$@"
 """
 
 
 def port_ns_argv(h, first_port, hold, argv):
+    """argv run by PORT_NS_SCRIPT, with a private /etc/hosts where localhost is both
+    loopbacks."""
     import shutil
     import subprocess
-    for tool in ("unshare", "ip", "mount"):
-        if not shutil.which(tool):
-            raise Skip(f"no {tool}")
+    if not shutil.which("ip"):
+        raise Skip("no ip")
     if os.geteuid() != 0 or subprocess.run(["unshare", "-n", "-m", "true"],
                                            capture_output=True, timeout=10).returncode:
         raise Skip("needs root for unshare -n -m")
-    fd, hosts = tempfile.mkstemp(prefix="seqtest-hosts-")
-    with os.fdopen(fd, "w") as f:
-        f.write("127.0.0.1 localhost\n::1 localhost\n")
-    h.on_cleanup(lambda: os.unlink(hosts))
-    return ["unshare", "-n", "-m", "sh", "-c", PORT_NS_SCRIPT, "sh", hosts, str(first_port),
-            hold, *argv]
+    return private_hosts(h, "127.0.0.1 localhost\n::1 localhost\n") + [
+        "unshare", "-n", "sh", "-c", PORT_NS_SCRIPT, "sh", str(first_port), hold, *argv]
 
 
 @test
@@ -761,9 +756,12 @@ def a_replier_name_with_two_addresses_finds_a_port_free_on_both(h):
     first = 40000
     probe = h.spawn(port_ns_argv(h, first, "", [seqtest(), "-r", "localhost:0"]))
     probe.wait_output(r"(?s)Address 0: .*\nAddress 1: .*\n", timeout=10)
-    order = [a[1] for a in address_lines(probe.stdout)]
+    probe_addrs = address_lines(probe.stdout)
+    order = [a[1] for a in probe_addrs]
     probe.kill()
-    check(sorted(order) == ["127.0.0.1", "::1"], "probe Address lines", probe.stdout)
+    # P + 1 first, or the second run would not meet the collision it is about.
+    check(sorted(order) == ["127.0.0.1", "::1"] and {a[2] for a in probe_addrs} == {first + 1},
+          f"probe Address lines {probe_addrs}, expected port {first + 1}", probe.stdout)
     rep = h.spawn(port_ns_argv(h, first, f"{order[1]} {first + 1}",
                                [seqtest(), "-r", "localhost:0"]))
     rep.wait_output(r"(?s)Address 0: .*\nAddress 1: .*\n", timeout=10)
