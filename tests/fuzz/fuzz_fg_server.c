@@ -7,6 +7,7 @@
  * daemon's own --allow-destination check, and name resolution in this process is numeric
  * only (getaddrinfo below), so no input makes the fuzzer send a packet or a DNS query
  * anywhere else. */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <netdb.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <xmlrpc-c/base.h>
 
@@ -43,6 +45,23 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
 static struct fg_daemon *daemon_;
 static struct fg_server *server;
 
+/* The -M pcap files an input asks for go here, not into the working directory (the
+ * repository, when tests/run.sh runs the fuzzers); removed at exit. */
+static char dump_dir[] = "/tmp/fuzz_fg_server_dumpsXXXXXX";
+
+static void remove_dump_dir(void)
+{
+    DIR *d = opendir(dump_dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL)
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+                unlinkat(dirfd(d), e->d_name, 0);
+        closedir(d);
+    }
+    rmdir(dump_dir);
+}
+
 static void setup(void)
 {
     static const char *nets[] = {"127.0.0.0/8", "::1"};
@@ -51,7 +70,10 @@ static void setup(void)
     for (size_t i = 0; i < 2; i++)
         if (fg_cidr_parse(nets[i], &allow[i], err, sizeof err) < 0)
             abort();
-    struct fg_daemon_config dcfg = {.max_flows = 4};
+    if (!mkdtemp(dump_dir))
+        abort();
+    atexit(remove_dump_dir);
+    struct fg_daemon_config dcfg = {.max_flows = 4, .dump_dir = dump_dir};
     daemon_ = fg_daemon_new(&dcfg, err, sizeof err);
     if (!daemon_) {
         fprintf(stderr, "fg_daemon_new: %s\n", err);
