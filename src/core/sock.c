@@ -338,7 +338,7 @@ int sock_set_buffers(int fd, int rcvbuf, int sndbuf)
     return 0;
 }
 
-static int sock_fd_family(int fd)
+int sock_fd_family(int fd)
 {
     struct sock_addr a;
     int rc = sock_local_addr(fd, &a);

@@ -64,6 +64,8 @@ int sock_tcp_listen(const struct sock_addr *a, int backlog, unsigned flags, stru
 int sock_accept(int lfd, struct sock_addr *peer);
 /* The local address of a socket. 0 or -errno. */
 int sock_local_addr(int fd, struct sock_addr *out);
+/* The address family of fd's local address (AF_INET, AF_INET6), or -errno. */
+int sock_fd_family(int fd);
 
 int sock_set_nonblock(int fd, bool on);
 int sock_set_nodelay(int fd, bool on);

@@ -13,20 +13,18 @@
 
 #include "core/json.h"
 
-static const char *dist_name(int32_t code)
+/* The distribution's name; "unknown" for a code outside the protocol's. */
+static const char *dist_code_name(int32_t code)
 {
-    static const char *names[] = {"constant",    "normal", "weibull",  "uniform",
-                                  "exponential", "pareto", "lognormal"};
-    if (code >= 0 && code < (int32_t)(sizeof(names) / sizeof(names[0])))
-        return names[code];
-    return "unknown";
+    enum dist_kind kind;
+    return fg_rpc_dist_kind(code, &kind) ? dist_name(kind) : "unknown";
 }
 
 static void json_dist(struct json *j, const char *key, const struct fg_dist_param *p)
 {
     json_key(j, key);
     json_object_begin(j);
-    json_kv_string(j, "distribution", dist_name(p->distribution));
+    json_kv_string(j, "distribution", dist_code_name(p->distribution));
     json_kv_double(j, "param_one", p->param_one);
     json_kv_double(j, "param_two", p->param_two);
     json_object_end(j);

@@ -29,23 +29,11 @@ static uint64_t fgd_seconds_ns(double s)
 
 /* --- creation ------------------------------------------------------------------------- */
 
-static enum dist_kind fgd_dist_kind(int32_t code)
-{
-    switch (code) {
-    case FG_DIST_NORMAL: return DIST_NORMAL;
-    case FG_DIST_WEIBULL: return DIST_WEIBULL;
-    case FG_DIST_UNIFORM: return DIST_UNIFORM;
-    case FG_DIST_EXPONENTIAL: return DIST_EXPONENTIAL;
-    case FG_DIST_PARETO: return DIST_PARETO;
-    case FG_DIST_LOGNORMAL: return DIST_LOGNORMAL;
-    default: return DIST_CONSTANT;
-    }
-}
-
 static int fgd_dist(struct dist *out, const struct fg_dist_param *p, char *err, size_t errlen)
 {
-    return dist_init(out, fgd_dist_kind(p->distribution), p->param_one, p->param_two, err,
-                     errlen);
+    enum dist_kind kind = DIST_CONSTANT; /* an unknown code: constant, as 0.8.2 treats it */
+    (void)fg_rpc_dist_kind(p->distribution, &kind);
+    return dist_init(out, kind, p->param_one, p->param_two, err, errlen);
 }
 
 /* The traffic generator from the settings; seed 0 means "pick one" (§3.1). */

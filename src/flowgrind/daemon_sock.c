@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "flowgrind/daemon_int.h"
 
 static const char *const fgd_settings_fault = "Flow settings incorrect";
@@ -119,13 +120,6 @@ static void fgd_set_buffer(int fd, int name, int32_t want)
         v = (int32_t)((int64_t)v * 7 / 8);
 }
 
-static int fgd_family(int fd)
-{
-    struct sock_addr a;
-
-    return sock_local_addr(fd, &a) == 0 ? sock_addr_family(&a) : AF_INET;
-}
-
 static int fgd_set_route_record(int fd)
 {
     /* IPOPT_NOP, then IPOPT_RR with room for nine addresses: 3 + 9 * 4 = 39 bytes. */
@@ -136,7 +130,7 @@ static int fgd_set_route_record(int fd)
 
 static int fgd_set_pmtudisc(int fd)
 {
-    if (fgd_family(fd) == AF_INET6)
+    if (sock_fd_family(fd) == AF_INET6) /* otherwise (also on error) IPv4's option */
         return fgd_setint(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO);
     return fgd_setint(fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO);
 }
@@ -145,7 +139,7 @@ static int fgd_extra_level(int32_t level)
 {
     static const int levels[] = {SOL_SOCKET,   SOL_TCP,     IPPROTO_IP,
                                  IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
-    return level >= 0 && level < 6 ? levels[level] : -1;
+    return level >= 0 && (size_t)level < ARRAY_LEN(levels) ? levels[level] : -1;
 }
 
 static int fgd_apply_extra(int fd, const struct fg_endpoint_settings *s, char *msg, size_t msglen)
@@ -336,7 +330,7 @@ void fgd_read_cc(int fd, char *out, size_t outlen)
 
 int32_t fgd_path_mtu(int fd)
 {
-    if (fgd_family(fd) == AF_INET6)
+    if (sock_fd_family(fd) == AF_INET6) /* otherwise (also on error) IPv4's option */
         return fgd_getint(fd, IPPROTO_IPV6, IPV6_MTU);
     return fgd_getint(fd, IPPROTO_IP, IP_MTU);
 }

@@ -982,3 +982,17 @@ void fg_rpc_settings_defaults(struct fg_endpoint_settings *s)
     s->gap.distribution = FG_DIST_CONSTANT;
     snprintf(s->dump_prefix, sizeof s->dump_prefix, "%s", "flowgrind-");
 }
+
+bool fg_rpc_dist_kind(int32_t code, enum dist_kind *kind)
+{
+    static const enum dist_kind kinds[] = {
+        [FG_DIST_CONSTANT] = DIST_CONSTANT,       [FG_DIST_NORMAL] = DIST_NORMAL,
+        [FG_DIST_WEIBULL] = DIST_WEIBULL,         [FG_DIST_UNIFORM] = DIST_UNIFORM,
+        [FG_DIST_EXPONENTIAL] = DIST_EXPONENTIAL, [FG_DIST_PARETO] = DIST_PARETO,
+        [FG_DIST_LOGNORMAL] = DIST_LOGNORMAL,
+    };
+    if (code < 0 || (size_t)code >= sizeof kinds / sizeof kinds[0])
+        return false;
+    *kind = kinds[code];
+    return true;
+}

@@ -36,6 +36,8 @@
 
 #include <xmlrpc-c/base.h>
 
+#include "core/dist.h"
+
 #define FG_RPC_VERSION \
     "0.8.2" /* what we answer and expect: the real controller stalls 5 s otherwise */
 #define FG_RPC_API_VERSION 3
@@ -73,6 +75,10 @@ struct fg_dist_param {
     int32_t distribution; /* enum fg_dist_code */
     double param_one, param_two;
 };
+
+/* The distribution a wire code stands for (core/dist.h); false for a code outside
+ * enum fg_dist_code, *kind then unchanged. */
+bool fg_rpc_dist_kind(int32_t code, enum dist_kind *kind);
 
 #define FG_RPC_MAX_EXTRA_SOCKOPTS 10
 #define FG_RPC_EXTRA_SOCKOPT_LEN 100

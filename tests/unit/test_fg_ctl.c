@@ -465,6 +465,12 @@ static void test_json_run(void **state)
     assert_json_shape(s);
     assert_non_null(strstr(s, "\"program\": \"flowgrind\""));
     assert_non_null(strstr(s, "\"report_interval_s\": 0.5"));
+    /* the defaults: constant 8192-byte requests, no response, no gap */
+    const char *req = strstr(s, "\"request_size_bytes\": {");
+    assert_non_null(req);
+    const char *dist = strstr(req, "\"distribution\": ");
+    assert_non_null(dist);
+    assert_memory_equal(dist + strlen("\"distribution\": "), "\"constant\",", 11);
     assert_non_null(strstr(s, "\"url\": \"http://127.0.0.1:20100/RPC2\""));
     assert_non_null(strstr(s, "\"uuid\": \"4ed5a584-e704\""));
     assert_non_null(strstr(s, "\"os_name\": \"Linux\""));

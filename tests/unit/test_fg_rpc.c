@@ -1795,10 +1795,36 @@ static void test_reports_errors(void **state)
     xmlrpc_env_clean(&env);
 }
 
+/* Every wire code names its distribution; anything else is no distribution and leaves
+ * *kind alone. */
+static void test_dist_kind(void **state)
+{
+    (void)state;
+    static const struct {
+        int32_t code;
+        enum dist_kind kind;
+    } wire[] = {{FG_DIST_CONSTANT, DIST_CONSTANT},       {FG_DIST_NORMAL, DIST_NORMAL},
+                {FG_DIST_WEIBULL, DIST_WEIBULL},         {FG_DIST_UNIFORM, DIST_UNIFORM},
+                {FG_DIST_EXPONENTIAL, DIST_EXPONENTIAL}, {FG_DIST_PARETO, DIST_PARETO},
+                {FG_DIST_LOGNORMAL, DIST_LOGNORMAL}};
+    for (size_t k = 0; k < sizeof wire / sizeof wire[0]; k++) {
+        enum dist_kind kind = (enum dist_kind) - 1;
+        assert_true(fg_rpc_dist_kind(wire[k].code, &kind));
+        assert_int_equal(kind, wire[k].kind);
+    }
+    static const int32_t bad[] = {-1, 7, INT32_MIN, INT32_MAX};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        enum dist_kind kind = DIST_WEIBULL;
+        assert_false(fg_rpc_dist_kind(bad[k], &kind));
+        assert_int_equal(kind, DIST_WEIBULL);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get_uuid_call),
+        cmocka_unit_test(test_dist_kind),
         cmocka_unit_test(test_add_destination_call),
         cmocka_unit_test(test_add_source_call),
         cmocka_unit_test(test_start_and_stop_calls),
